@@ -1,0 +1,100 @@
+"""Run the book's notebooks headlessly with papermill, under one profile, in order.
+
+The notebook sources are jupytext ``py:percent`` files. Each is read in memory, given the profile's
+values for the parameters its ``parameters`` cell declares (and only those, so the injected cell shows
+exactly what changed), and executed. A failure names the notebook and the cell, keeps the partly
+executed notebook as ``<name>.failed.ipynb`` for inspection, and never leaves a file that looks like a
+finished run.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from pathlib import Path
+
+import yaml
+
+from fcn_lib import paths
+from fcn_lib.config import profile_path
+
+KERNEL = "python3"
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook raised; the message names the notebook, the cell and the error."""
+
+
+def notebook_sources() -> list[Path]:
+    """The book's notebooks in reading order (``notebooks/NN_name.py``)."""
+    return sorted(paths.notebooks_dir().glob("[0-9][0-9]_*.py"))
+
+
+def read_notebook(source: str | os.PathLike):
+    import jupytext
+
+    return jupytext.read(Path(source), fmt="py:percent")
+
+
+def parameters_cell(notebook):
+    """The cell tagged ``parameters``; every notebook must have exactly one."""
+    cells = [c for c in notebook.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(cells) != 1:
+        raise ValueError(f"expected one cell tagged 'parameters', found {len(cells)}")
+    return cells[0]
+
+
+def declared_parameters(notebook) -> dict:
+    """The names and default values assigned in the parameters cell (literals only, by design)."""
+    declared = {}
+    for node in ast.parse(parameters_cell(notebook).source).body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)):
+            raise ValueError(f"parameters cell line {node.lineno}: only `name = literal` lines are allowed")
+        declared[node.targets[0].id] = ast.literal_eval(node.value)
+    return declared
+
+
+def profile_parameters(notebook, profile: str) -> dict:
+    """The profile's values for the parameters this notebook declares."""
+    values = yaml.safe_load(profile_path(profile).read_text()) or {}
+    return {name: values[name] for name in declared_parameters(notebook) if name in values}
+
+
+def run_notebook(source: str | os.PathLike, profile: str, out_dir: str | os.PathLike,
+                 prepare_only: bool = False, timeout_s: int | None = 3600) -> Path:
+    """Execute (or only parametrise) one notebook source into ``out_dir/<name>.ipynb``."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    source, out_dir = Path(source), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / f"{source.stem}.ipynb"
+    partial = out_dir / f"{source.stem}.partial.ipynb"
+    failed = out_dir / f"{source.stem}.failed.ipynb"
+    notebook = read_notebook(source)
+    notebook.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python 3", "language": "python"}
+    failed.unlink(missing_ok=True)
+    try:
+        papermill.execute_notebook(
+            notebook, str(partial), parameters=profile_parameters(notebook, profile), kernel_name=KERNEL,
+            prepare_only=prepare_only, cwd=str(paths.notebooks_dir()), log_output=not prepare_only,
+            progress_bar=False, execution_timeout=timeout_s, report_mode=False,
+        )
+    except PapermillExecutionError as error:
+        _keep_partial(partial, failed)
+        raise NotebookFailed(
+            f"{source.name} failed in cell {error.cell_index} (execution count {error.exec_count}): "
+            f"{error.ename}: {error.evalue}\n--- cell source ---\n{error.source}\n"
+            f"--- the partly executed notebook: {failed}"
+        ) from None
+    except Exception as error:  # a timeout, a dead kernel: still name the notebook
+        _keep_partial(partial, failed)
+        raise NotebookFailed(f"{source.name} stopped: {type(error).__name__}: {error}") from error
+    partial.replace(target)
+    return target
+
+
+def _keep_partial(partial: Path, failed: Path) -> None:
+    if partial.exists():
+        partial.replace(failed)

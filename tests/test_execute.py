@@ -1,0 +1,68 @@
+"""The notebook runner, and the invariants every notebook source keeps."""
+
+import shutil
+import subprocess
+import sys
+
+import nbformat
+import pytest
+import yaml
+
+from fcn_lib import execute, paths
+
+SOURCES = execute.notebook_sources()
+CPU = yaml.safe_load((paths.profiles_dir() / "cpu.yaml").read_text())
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_parameters_cell_holds_the_cpu_profile(source):
+    declared = execute.declared_parameters(execute.read_notebook(source))
+    assert declared.get("profile") == "cpu", "every notebook declares `profile` (it names its artefacts)"
+    for name, value in declared.items():
+        assert name in CPU, f"{source.name}: parameter {name!r} is not a profile setting"
+        assert value == CPU[name], f"{source.name}: {name} = {value!r}, cpu.yaml says {CPU[name]!r}"
+
+
+def test_jupytext_sync_changes_no_source(tmp_path):
+    """The .py sources are in the exact form jupytext writes, so pairing them produces no diff."""
+    if not SOURCES:
+        pytest.skip("no notebooks yet")
+    copies = [shutil.copy(source, tmp_path / source.name) for source in SOURCES]
+    shutil.copy(paths.repo_root() / "jupytext.toml", tmp_path)
+    subprocess.run([sys.executable, "-m", "jupytext", "--sync", "--quiet", *map(str, copies)],
+                   check=True, cwd=tmp_path)
+    for source in SOURCES:
+        assert (tmp_path / source.name).read_text() == source.read_text(), source.name
+
+
+def _write_source(path, body: str):
+    path.write_text("# %% tags=[\"parameters\"]\nx = 1\n\n# %%\n" + body + "\n")
+    return path
+
+
+def test_runner_injects_only_declared_parameters(tmp_path):
+    profile = tmp_path / "p.yaml"
+    profile.write_text("x: 5\nunrelated: 7\n")
+    source = _write_source(tmp_path / "01_ok.py", "print('x is', x)")
+    target = execute.run_notebook(source, str(profile), tmp_path / "out")
+    notebook = nbformat.read(target, as_version=4)
+    injected = next(c for c in notebook.cells if "injected-parameters" in c.metadata.get("tags", []))
+    assert "x = 5" in injected.source and "unrelated" not in injected.source
+    assert "x is 5" in notebook.cells[-1].outputs[0]["text"]
+
+
+def test_a_failing_cell_is_named_and_no_finished_notebook_is_left(tmp_path):
+    profile = tmp_path / "p.yaml"
+    profile.write_text("x: 0\n")
+    source = _write_source(tmp_path / "02_bad.py", "y = 1 / x")
+    with pytest.raises(execute.NotebookFailed, match=r"02_bad\.py failed in cell .*ZeroDivisionError"):
+        execute.run_notebook(source, str(profile), tmp_path / "out")
+    assert not (tmp_path / "out" / "02_bad.ipynb").exists()
+    assert (tmp_path / "out" / "02_bad.failed.ipynb").exists()
+
+
+def test_parameters_cell_must_be_plain_literals(tmp_path):
+    source = tmp_path / "03_x.py"
+    source.write_text("# %% tags=[\"parameters\"]\nimport os\n")
+    with pytest.raises(ValueError, match="name = literal"):
+        execute.declared_parameters(execute.read_notebook(source))
