@@ -1,0 +1,134 @@
+"""Catalogue folders: sneakers on white with their masks, prepared once and cached on disk.
+
+Whatever the source (the embedded renderer or a folder of real product photos), the result is the
+same folder layout: ``images/NNNNN.jpg``, ``masks/NNNNN.png`` (0/255, same size) and ``catalog.json``
+(what was made, from what, and which files were skipped and why). The folder lives in ``data/cache``
+under a name derived from everything that shapes it, so a rerun with the same settings reuses it and a
+changed setting makes a new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from fcn_lib import paths, synth
+from fcn_lib.atomic import atomic_dir
+from fcn_lib.images import list_images
+from fcn_lib.masks import mask_files
+from fcn_lib.scenes import resolve
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """A catalogue in memory: ``images`` N×S×S×3 uint8 and ``masks`` N×S×S bool."""
+
+    images: np.ndarray
+    masks: np.ndarray
+    stems: list[str]
+    info: dict = field(repr=False)
+
+    def __len__(self) -> int:
+        return len(self.stems)
+
+    @property
+    def is_white(self) -> np.ndarray:
+        """Which sneakers have white uppers (known for the embedded catalogue only; else all False)."""
+        return np.array([item.get("colourway") == "white" for item in self.info["items"]], bool)
+
+
+def square(rgb: np.ndarray, mask: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pad a photo to a square with its own border colour, then resize it and its mask to size×size."""
+    h, w, _ = rgb.shape
+    side = max(h, w)
+    frame = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
+    fill = tuple(int(v) for v in np.median(frame, axis=0))
+    canvas = Image.new("RGB", (side, side), fill)
+    canvas.paste(Image.fromarray(rgb), ((side - w) // 2, (side - h) // 2))
+    held = Image.new("L", (side, side), 0)
+    held.paste(Image.fromarray(mask.astype(np.uint8) * 255), ((side - w) // 2, (side - h) // 2))
+    image = np.asarray(canvas.resize((size, size), Image.BILINEAR))
+    return image, np.asarray(held.resize((size, size), Image.BILINEAR)) >= 128
+
+
+def write_photo_catalog(source: str | os.PathLike, out: str | os.PathLike, size: int = 224,
+                        method: str = "robust", progress: bool = True) -> Path:
+    """Mask every product photo in ``source`` and write them as a catalogue folder at ``size``.
+
+    Bad files and photos whose background cannot be separated are listed in ``catalog.json`` under
+    ``skipped`` with the reason; every other photo is used.
+    """
+    from tqdm.auto import tqdm
+
+    files = list_images(source)
+    items, skipped = [], []
+    with atomic_dir(out) as staging:
+        (staging / "images").mkdir()
+        (staging / "masks").mkdir()
+        for outcome in tqdm(mask_files(files, method), total=len(files), desc="masking photos",
+                            unit="img", disable=not progress):
+            if outcome.error:
+                skipped.append({"file": outcome.path.name, "reason": outcome.error})
+                continue
+            image, mask = square(outcome.photo.rgb, outcome.mask, size)
+            stem = f"{len(items):05d}"
+            Image.fromarray(image).save(staging / "images" / f"{stem}.jpg", quality=95)
+            Image.fromarray(mask.astype(np.uint8) * 255).save(staging / "masks" / f"{stem}.png")
+            items.append({"stem": stem, "source": outcome.path.name})
+        if not items:
+            raise ValueError(f"{source}: none of its {len(files)} photos could be used; first problems: "
+                             + "; ".join(s["reason"] for s in skipped[:3]))
+        record = {"kind": "photos", "source": str(source), "size": size, "method": method,
+                  "items": items, "skipped": skipped}
+        (staging / "catalog.json").write_text(json.dumps(record, indent=1))
+    return Path(out)
+
+
+def _fingerprint(description: dict) -> str:
+    return hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def catalog_description(sneakers: str, count: int, size: int, seed: int, method: str) -> dict:
+    """Everything that shapes a catalogue folder; its hash names the cache entry."""
+    if sneakers == "embedded":
+        return {"kind": "embedded", "count": count, "size": size, "seed": seed,
+                "renderer_version": synth.RENDERER_VERSION}
+    folder = resolve(sneakers)
+    listing = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in list_images(folder)]
+    return {"kind": "photos", "source": str(folder.resolve()), "files": listing, "size": size,
+            "method": method}
+
+
+def prepare_catalog(sneakers: str = "embedded", count: int = 400, size: int = 224, seed: int = 0,
+                    method: str = "robust", progress: bool = True) -> Path:
+    """The catalogue folder for these settings, made on first use and reused afterwards.
+
+    ``sneakers`` is ``embedded`` (render ``count`` sneakers) or a folder of product photos on white
+    (all of them are used; ``count`` does not apply).
+    """
+    description = catalog_description(sneakers, count, size, seed, method)
+    out = paths.cache_dir() / f"catalog-{description['kind']}-{_fingerprint(description)}"
+    if (out / "catalog.json").is_file():
+        return out
+    if sneakers == "embedded":
+        return synth.write_catalog(out, count, size, seed, progress=progress)
+    return write_photo_catalog(resolve(sneakers), out, size, method, progress=progress)
+
+
+def load_catalog(folder: str | os.PathLike) -> Catalog:
+    """Decode a catalogue folder into memory."""
+    folder = Path(folder)
+    info_path = folder / "catalog.json"
+    if not info_path.is_file():
+        raise FileNotFoundError(f"{folder}: not a catalogue folder (no catalog.json)")
+    info = json.loads(info_path.read_text())
+    stems = [item["stem"] for item in info["items"]]
+    images = np.stack([np.asarray(Image.open(folder / "images" / f"{s}.jpg").convert("RGB")) for s in stems])
+    masks = np.stack([np.asarray(Image.open(folder / "masks" / f"{s}.png")) >= 128 for s in stems])
+    return Catalog(images, masks, stems, info)

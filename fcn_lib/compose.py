@@ -1,0 +1,161 @@
+"""Scenes for free: paste masked sneakers onto background photos, with the label that comes with it.
+
+The seed pasted each sneaker at a random scale and position. Its conclusion names what that teaches a
+network by accident: paste seams (a hard cut-out edge is a give-away the real world never shows), one
+sneaker per image in every image, and positions no photographer would choose. So, besides the seed's
+random scale and position, every option it asked for is here: horizontal flips, feathered (alpha-
+blended) edges, colour jitter of the sneaker, a share of scenes with no sneaker, several sneakers, and a
+ground-plane prior that puts shoes where feet would be.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+PLACEMENTS = ("uniform", "ground")
+
+
+@dataclass(frozen=True)
+class Cutout:
+    """A sneaker cut out of its catalogue photo: RGBA cropped to the mask's bounding box."""
+
+    image: Image.Image
+    name: str = ""
+
+
+def make_cutout(rgb: np.ndarray, mask: np.ndarray, name: str = "") -> Cutout:
+    """Crop a photo to its mask and keep the mask as the alpha channel."""
+    rows, cols = np.nonzero(mask)
+    if rows.size == 0:
+        raise ValueError(f"cutout {name!r}: the mask is empty")
+    top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    rgba = np.dstack([rgb[top:bottom, left:right], mask[top:bottom, left:right].astype(np.uint8) * 255])
+    return Cutout(Image.fromarray(rgba, "RGBA"), name)
+
+
+@dataclass(frozen=True)
+class PasteSettings:
+    """How composites are made. The defaults are the book's; ``seed()`` gives the original recipe."""
+
+    scale: tuple[float, float] = (0.22, 0.8)  # sneaker width / image width, drawn log-uniformly
+    crop: tuple[float, float] = (0.5, 1.0)  # scene crop side / the scene's shorter side
+    flip: float = 0.5  # chance of mirroring the sneaker (and, separately, the scene)
+    feather: float = 0.8  # Gaussian blur of the alpha edge, in output pixels; 0 = hard cut
+    jitter: float = 0.12  # strength of brightness/contrast/saturation jitter of the sneaker
+    empty: float = 0.1  # share of composites with no sneaker at all
+    max_sneakers: int = 1  # each composite gets 1..max_sneakers sneakers (unless empty)
+    placement: str = "uniform"  # "uniform" anywhere, or "ground": lower in the frame, like feet
+
+    def __post_init__(self):
+        if self.placement not in PLACEMENTS:
+            raise ValueError(f"placement must be one of {PLACEMENTS}, got {self.placement!r}")
+        if not 0 < self.scale[0] <= self.scale[1] <= 1:
+            raise ValueError(f"scale must satisfy 0 < low <= high <= 1, got {self.scale}")
+
+    @classmethod
+    def seed(cls) -> PasteSettings:
+        """The seed's recipe: random scale and position, hard edges, one sneaker in every image."""
+        return cls(flip=0.0, feather=0.0, jitter=0.0, empty=0.0, max_sneakers=1, placement="uniform")
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where one sneaker went: its box in the composite, and whether it was mirrored."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+    flipped: bool
+    name: str
+
+
+def paste(image: np.ndarray, label: np.ndarray, sneaker: np.ndarray, alpha: np.ndarray, x: int, y: int
+          ) -> None:
+    """Blend ``sneaker`` (h×w×3) into ``image`` (float, H×W×3) with its top-left corner at (x, y).
+
+    ``alpha`` (h×w, 0..1) is the sneaker's opacity: ``image = alpha*sneaker + (1-alpha)*image``. The
+    label becomes sneaker wherever the sneaker is more than half opaque, so a feathered edge blends the
+    pixels without moving the outline. Parts outside the image are cut off.
+    """
+    h, w = alpha.shape
+    top, left = max(y, 0), max(x, 0)
+    bottom, right = min(y + h, image.shape[0]), min(x + w, image.shape[1])
+    if bottom <= top or right <= left:
+        return
+    a = alpha[top - y:bottom - y, left - x:right - x, None]
+    region = image[top:bottom, left:right]
+    region[:] = a * sneaker[top - y:bottom - y, left - x:right - x] + (1.0 - a) * region
+    label[top:bottom, left:right] |= a[..., 0] >= 0.5
+
+
+def scene_crop(scene: np.ndarray, size: int, rng: np.random.Generator, settings: PasteSettings
+               ) -> np.ndarray:
+    """A random square crop of the scene (random side and position, maybe mirrored) at size×size."""
+    height, width = scene.shape[:2]
+    side = max(1, int(min(height, width) * rng.uniform(*settings.crop)))
+    top, left = int(rng.integers(0, height - side + 1)), int(rng.integers(0, width - side + 1))
+    crop = Image.fromarray(np.ascontiguousarray(scene[top:top + side, left:left + side]))
+    crop = crop.resize((size, size), Image.BILINEAR)
+    if rng.random() < settings.flip:
+        crop = crop.transpose(Image.FLIP_LEFT_RIGHT)
+    return np.asarray(crop, np.float32)
+
+
+def styled_sneaker(cutout: Cutout, width: int, rng: np.random.Generator, settings: PasteSettings
+                   ) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Resize a cutout to ``width`` pixels wide, maybe mirror it, feather its edge and jitter its colours.
+
+    Returns ``(rgb float h×w×3, alpha float h×w in 0..1, flipped)``, colour not premultiplied.
+    """
+    source = cutout.image
+    height = max(1, round(source.height * width / source.width))
+    sneaker = source.resize((width, height), Image.BILINEAR)  # Pillow resizes RGBA premultiplied
+    flipped = bool(rng.random() < settings.flip)
+    if flipped:
+        sneaker = sneaker.transpose(Image.FLIP_LEFT_RIGHT)
+    alpha = sneaker.getchannel("A")
+    if settings.feather > 0:
+        alpha = alpha.filter(ImageFilter.GaussianBlur(settings.feather))
+    rgb = np.asarray(sneaker.convert("RGB"), np.float32)
+    if settings.jitter > 0:
+        brightness, contrast, saturation = 1.0 + settings.jitter * rng.uniform(-1, 1, 3)
+        grey = rgb.mean(axis=-1, keepdims=True)
+        rgb = grey + saturation * (rgb - grey)
+        rgb = (rgb - rgb.mean()) * contrast + rgb.mean() * brightness
+    return rgb, np.asarray(alpha, np.float32) / 255.0, flipped
+
+
+def _position(width: int, height: int, size: int, rng: np.random.Generator, placement: str
+              ) -> tuple[int, int]:
+    x = int(rng.integers(0, max(size - width, 0) + 1))
+    if placement == "ground":
+        # Feet stand on the floor: the sole's line falls mostly in the lower half of the frame.
+        bottom = height + (size - height) * rng.beta(3.0, 1.2)
+        return x, int(round(bottom)) - height
+    return x, int(rng.integers(0, max(size - height, 0) + 1))
+
+
+def compose(scene: np.ndarray, cutouts: list[Cutout], size: int, rng: np.random.Generator,
+            settings: PasteSettings | None = None) -> tuple[np.ndarray, np.ndarray, list[Placement]]:
+    """One composite: ``(image uint8 size×size×3, label bool size×size, placements)``.
+
+    All randomness comes from ``rng``, so a composite is a pure function of the generator's seed.
+    """
+    settings = settings or PasteSettings()
+    image = scene_crop(scene, size, rng, settings)
+    label = np.zeros((size, size), bool)
+    placements = []
+    count = 0 if rng.random() < settings.empty else int(rng.integers(1, settings.max_sneakers + 1))
+    low, high = np.log(settings.scale[0]), np.log(settings.scale[1])
+    for _ in range(count):
+        cutout = cutouts[int(rng.integers(len(cutouts)))]
+        width = max(4, round(size * float(np.exp(rng.uniform(low, high)))))
+        rgb, alpha, flipped = styled_sneaker(cutout, width, rng, settings)
+        x, y = _position(alpha.shape[1], alpha.shape[0], size, rng, settings.placement)
+        paste(image, label, rgb, alpha, x, y)
+        placements.append(Placement(x, y, alpha.shape[1], alpha.shape[0], flipped, cutout.name))
+    return np.clip(image + 0.5, 0, 255).astype(np.uint8), label, placements

@@ -1,0 +1,147 @@
+"""Background scenes to paste sneakers onto, split so that no photo is in both training and validation.
+
+Three sources, chosen by the profile's ``backgrounds`` setting:
+
+``embedded``
+    Real photographs that ship inside installed wheels (scikit-image's ``skimage/data`` and
+    scikit-learn's sample images), so the book runs offline. The split is fixed by hand below; the two
+    motorcycle photos are a stereo pair of one scene and stay together.
+a ``VOCdevkit`` folder
+    PASCAL VOC 2012 as distributed; its own ``ImageSets`` lists give the split.
+any other folder of photos
+    Split by a hash of each file name, so adding photos never moves an old one between splits.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from fcn_lib import paths
+from fcn_lib.images import list_images
+
+SPLITS = ("train", "val")
+
+
+@dataclass(frozen=True)
+class Scene:
+    """One background photo: ``source`` names the original photograph (the unit of the split)."""
+
+    name: str
+    source: str
+    path: Path
+
+
+# (package, file, source photo, split). Colour scenes and grey ground textures in both splits.
+_EMBEDDED = [
+    ("skimage", "data/astronaut.png", "astronaut", "train"),
+    ("skimage", "data/chelsea.png", "chelsea", "train"),
+    ("skimage", "data/rocket.jpg", "rocket", "train"),
+    ("skimage", "data/hubble_deep_field.jpg", "hubble", "train"),
+    ("skimage", "data/camera.png", "camera", "train"),
+    ("skimage", "data/brick.png", "brick", "train"),
+    ("skimage", "data/grass.png", "grass", "train"),
+    ("sklearn", "datasets/images/china.jpg", "china", "train"),
+    ("skimage", "data/coffee.png", "coffee", "val"),
+    ("skimage", "data/motorcycle_left.png", "motorcycle", "val"),
+    ("skimage", "data/motorcycle_right.png", "motorcycle", "val"),
+    ("skimage", "data/gravel.png", "gravel", "val"),
+    ("sklearn", "datasets/images/flower.jpg", "flower", "val"),
+]
+
+
+def _check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+
+
+def _package_dir(package: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(f"the embedded scenes need the {package} package installed")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def embedded_scenes(split: str) -> list[Scene]:
+    """The photos shipped in installed wheels, for one split (located without importing the packages)."""
+    _check_split(split)
+    scenes = []
+    for package, relative, source, scene_split in _EMBEDDED:
+        if scene_split == split:
+            path = _package_dir(package) / relative
+            if not path.is_file():
+                raise FileNotFoundError(f"embedded scene {path} is missing from the installed {package}")
+            scenes.append(Scene(Path(relative).stem, source, path))
+    return scenes
+
+
+def _voc_year_dir(root: Path) -> Path | None:
+    for candidate in (root, root / "VOC2012", root / "VOCdevkit" / "VOC2012"):
+        if (candidate / "JPEGImages").is_dir():
+            return candidate
+    return None
+
+
+def is_voc(root: str | os.PathLike) -> bool:
+    return _voc_year_dir(Path(root)) is not None or Path(root).name == "VOCdevkit"
+
+
+def voc_scenes(root: str | os.PathLike, split: str) -> list[Scene]:
+    """PASCAL VOC 2012 scenes of one split, from ``ImageSets/Segmentation`` (else ``ImageSets/Main``)."""
+    _check_split(split)
+    expected = ("expected VOCdevkit/VOC2012/JPEGImages/*.jpg and "
+                "VOCdevkit/VOC2012/ImageSets/Segmentation/{train,val}.txt (PASCAL VOC 2012 as distributed)")
+    year = _voc_year_dir(Path(root))
+    if year is None:
+        raise FileNotFoundError(f"{root}: not a PASCAL VOC folder: {expected}")
+    for lists in (year / "ImageSets" / "Segmentation", year / "ImageSets" / "Main"):
+        if (lists / f"{split}.txt").is_file():
+            break
+    else:
+        raise FileNotFoundError(f"{year}: no ImageSets split list {split}.txt; {expected}")
+    ids = [line.split()[0] for line in (lists / f"{split}.txt").read_text().splitlines() if line.strip()]
+    scenes = [Scene(i, i, year / "JPEGImages" / f"{i}.jpg") for i in ids]
+    scenes = [s for s in scenes if s.path.is_file()]
+    if not scenes:
+        raise FileNotFoundError(f"{year}: none of the {len(ids)} images in {lists / f'{split}.txt'} exist "
+                                f"in JPEGImages; {expected}")
+    return scenes
+
+
+def hashed_split(name: str, val_fraction: float) -> str:
+    """``val`` for a stable ``val_fraction`` of names, ``train`` for the rest."""
+    return "val" if zlib.crc32(name.encode()) % 10_000 < val_fraction * 10_000 else "train"
+
+
+def folder_scenes(folder: str | os.PathLike, split: str, val_fraction: float = 0.2) -> list[Scene]:
+    """The photos in a plain folder, split by file name."""
+    _check_split(split)
+    files = list_images(folder)
+    if not files:
+        raise FileNotFoundError(f"{folder}: no photos (.jpg, .png, ...) to use as backgrounds")
+    scenes = [Scene(p.stem, p.stem, p) for p in files if hashed_split(p.stem, val_fraction) == split]
+    if not scenes:
+        raise ValueError(f"{folder}: its {len(files)} photos leave the {split} split empty; add photos")
+    return scenes
+
+
+def resolve(setting: str) -> Path:
+    """A profile path: absolute, or relative to the repository root (not the working directory)."""
+    path = Path(setting).expanduser()
+    return path if path.is_absolute() else paths.repo_root() / path
+
+
+def scenes_for(backgrounds: str, split: str, val_fraction: float = 0.2) -> list[Scene]:
+    """The scenes a profile's ``backgrounds`` setting names: ``embedded``, a VOCdevkit, or a folder."""
+    if backgrounds == "embedded":
+        return embedded_scenes(split)
+    folder = resolve(backgrounds)
+    if is_voc(folder) or "voc" in folder.name.lower():
+        return voc_scenes(folder, split)
+    if not folder.exists():
+        raise FileNotFoundError(f"backgrounds: {folder} does not exist (use 'embedded', a VOCdevkit, "
+                                f"or a folder of photos)")
+    return folder_scenes(folder, split, val_fraction)
