@@ -118,9 +118,14 @@ def styled_sneaker(cutout: Cutout, width: int, rng: np.random.Generator, setting
     if flipped:
         sneaker = sneaker.transpose(Image.FLIP_LEFT_RIGHT)
     alpha = sneaker.getchannel("A")
-    if settings.feather > 0:
-        alpha = alpha.filter(ImageFilter.GaussianBlur(settings.feather))
     rgb = np.asarray(sneaker.convert("RGB"), np.float32)
+    if settings.feather > 0:
+        # A transparent margin first: blurring a cut-out that fills its box would change nothing.
+        margin = int(np.ceil(3 * settings.feather))
+        padded = Image.new("L", (alpha.width + 2 * margin, alpha.height + 2 * margin), 0)
+        padded.paste(alpha, (margin, margin))
+        alpha = padded.filter(ImageFilter.GaussianBlur(settings.feather))
+        rgb = np.pad(rgb, ((margin, margin), (margin, margin), (0, 0)), mode="edge")
     if settings.jitter > 0:
         brightness, contrast, saturation = 1.0 + settings.jitter * rng.uniform(-1, 1, 3)
         grey = rgb.mean(axis=-1, keepdims=True)

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 ROOT_ENV = "FCN_SNEAKERS_ROOT"
+CACHE_ENV = "FCN_SNEAKERS_CACHE"
 _MARKERS = ("_config.yml", "notebooks")
 
 
@@ -62,8 +63,10 @@ def data_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    """Rendered and decoded data that reruns reuse; safe to delete."""
-    return data_dir() / "cache"
+    """Rendered and decoded data that reruns reuse; safe to delete. ``FCN_SNEAKERS_CACHE`` moves it
+    (to a faster disk, or to a scratch folder in tests)."""
+    override = os.environ.get(CACHE_ENV)
+    return Path(override).expanduser() if override else data_dir() / "cache"
 
 
 def artifacts_dir(profile: str) -> Path:

@@ -21,7 +21,7 @@ def rendered():
 def cache(tmp_path, monkeypatch) -> Path:
     """Point the data cache at a temporary folder, so tests neither reuse nor litter data/cache."""
     folder = tmp_path / "cache"
-    monkeypatch.setattr(paths, "cache_dir", lambda: folder)
+    monkeypatch.setenv(paths.CACHE_ENV, str(folder))
     return folder
 
 

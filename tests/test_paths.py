@@ -22,3 +22,10 @@ def test_environment_variable_overrides_and_is_checked(monkeypatch, tmp_path):
     monkeypatch.setenv(paths.ROOT_ENV, str(tmp_path / "missing"))
     with pytest.raises(FileNotFoundError, match="not an FCN Sneakers checkout"):
         paths.repo_root()
+
+
+def test_cache_can_be_moved_by_environment(monkeypatch, tmp_path):
+    monkeypatch.delenv(paths.CACHE_ENV, raising=False)
+    assert paths.cache_dir() == paths.repo_root() / "data" / "cache"
+    monkeypatch.setenv(paths.CACHE_ENV, str(tmp_path))
+    assert paths.cache_dir() == tmp_path

@@ -1,0 +1,42 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+
+from fcn_lib.cli import main
+
+
+def test_masks_command_writes_good_masks_and_lists_bad_files(tmp_path, photo_folder):
+    (photo_folder / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    Image.fromarray(np.full((30, 30, 3), 30, np.uint8)).save(photo_folder / "dark.png")
+    out = tmp_path / "masks"
+    assert main(["masks", str(photo_folder), "--out", str(out)]) == 1
+    written = sorted(p.name for p in out.glob("*.png"))
+    assert written == [f"shoe{i}.png" for i in range(6)]
+    mask = np.asarray(Image.open(out / "shoe0.png"))
+    assert mask.shape == (224, 224) and set(np.unique(mask)) == {0, 255}
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["written"] == 6 and sorted(f["file"].rsplit("/", 1)[1] for f in summary["failed"]) == [
+        "corrupt.jpg", "dark.png"]
+
+
+def test_masks_command_succeeds_on_clean_input_and_takes_a_method(tmp_path, photo_folder):
+    assert main(["masks", str(photo_folder), "--out", str(tmp_path / "m"), "--method", "seed"]) == 0
+    assert len(list((tmp_path / "m").glob("*.png"))) == 6
+
+
+def test_catalog_command_writes_the_layout(tmp_path):
+    assert main(["catalog", "--out", str(tmp_path / "cat"), "--count", "3", "--size", "64",
+                 "--workers", "1"]) == 0
+    assert len(list((tmp_path / "cat" / "images").glob("*.jpg"))) == 3
+    assert json.loads((tmp_path / "cat" / "catalog.json").read_text())["count"] == 3
+
+
+def test_bench_composite_prints_json_as_a_module(cache):
+    result = subprocess.run([sys.executable, "-m", "fcn_lib", "bench", "composite", "--size", "64",
+                             "--count", "20"], capture_output=True, text=True, check=True)
+    assert list(cache.glob("scenes-*")), "the benchmark's scene cache went to FCN_SNEAKERS_CACHE"
+    figures = json.loads(result.stdout)
+    assert figures["composites_per_s"] > 0 and figures["per_core"] == figures["composites_per_s"]

@@ -1,0 +1,72 @@
+import numpy as np
+import pytest
+import torch
+
+from fcn_lib import data, scenes
+from fcn_lib.catalog import Catalog
+
+
+@pytest.fixture(scope="module")
+def small_catalog(rendered):
+    images, masks, specs = rendered
+    info = {"items": [{"stem": f"{i:05d}", "colourway": s.colourway} for i, s in enumerate(specs)]}
+    return Catalog(images[:12], masks[:12], [f"{i:05d}" for i in range(12)], info)
+
+
+def test_split_is_fixed_disjoint_and_complete():
+    train, val = data.split_indices(100, 0.2, seed=0)
+    again = data.split_indices(100, 0.2, seed=0)
+    assert np.array_equal(val, again[1]) and len(val) == 20
+    assert sorted(np.concatenate([train, val]).tolist()) == list(range(100))
+    assert not np.array_equal(val, data.split_indices(100, 0.2, seed=1)[1])
+    with pytest.raises(ValueError):
+        data.split_indices(10, 0.0)
+
+
+def test_white_dataset_returns_normalised_image_and_binary_mask(small_catalog):
+    image, mask = data.WhiteBackgroundDataset(small_catalog, [3])[0]
+    assert image.shape == (3, 224, 224) and image.dtype == torch.float32
+    assert mask.dtype == torch.long and set(mask.unique().tolist()) == {0, 1}
+    assert np.array_equal(data.denormalise(image), small_catalog.images[3])
+    assert np.array_equal(mask.numpy().astype(bool), small_catalog.masks[3])
+
+
+def test_augmentation_moves_mask_and_image_together(small_catalog):
+    torch.manual_seed(0)
+    dataset = data.WhiteBackgroundDataset(small_catalog, range(12), augment=True)
+    for i in range(12):
+        image, mask = dataset[i]
+        pixels = data.denormalise(image).astype(float)
+        darkness = 255 - pixels.mean(-1)
+        sneaker, paper = mask.numpy().astype(bool), ~mask.numpy().astype(bool)
+        assert sneaker.any()
+        # White uppers are light, but on average the labelled pixels are the non-paper ones.
+        assert darkness[sneaker].mean() > darkness[paper].mean() + 5
+
+
+def test_composite_validation_is_the_same_in_every_run_and_worker(small_catalog, cache):
+    backgrounds = data.load_scenes(scenes.embedded_scenes("val"), size=64)
+    cutouts = data.catalog_cutouts(small_catalog, range(12))
+    first = data.CompositeDataset(cutouts, backgrounds, length=8, size=64, seed=5)
+    second = data.CompositeDataset(cutouts, data.load_scenes(scenes.embedded_scenes("val"), 64), 8, 64, 5)
+    assert all(torch.equal(first[i][0], second[i][0]) for i in range(8))
+    in_process = torch.cat([b[1] for b in data.make_loader(first, 4, shuffle=False)])
+    in_workers = torch.cat([b[1] for b in data.make_loader(first, 4, shuffle=False, num_workers=2)])
+    assert torch.equal(in_process, in_workers)
+    first.set_epoch(1)
+    assert not torch.equal(first[0][0], second[0][0])
+
+
+def test_scene_cache_is_reused_and_shrinks_large_scenes(cache, monkeypatch):
+    val = scenes.embedded_scenes("val")
+    arrays = data.load_scenes(val, size=32)
+    assert all(min(a.shape[:2]) <= 64 for a in arrays) and all(a.dtype == np.uint8 for a in arrays)
+    monkeypatch.setattr(data, "load_photo", lambda path: pytest.fail("decoded again"))
+    again = data.load_scenes(val, size=32)
+    assert all(np.array_equal(a, b) for a, b in zip(arrays, again, strict=True))
+
+
+def test_seeded_loader_shuffles_the_same_way_twice(small_catalog):
+    dataset = data.WhiteBackgroundDataset(small_catalog, range(12))
+    order = [torch.cat([b[1] for b in data.make_loader(dataset, 3, shuffle=True, seed=9)]) for _ in range(2)]
+    assert torch.equal(order[0], order[1])
