@@ -57,10 +57,11 @@ book: notebooks | $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check notebooks
 
 format: $(VENV)/.installed
 	$(BIN)/ruff check --fix .
-	$(BIN)/ruff format fcn_lib tests
+	$(BIN)/ruff format notebooks
 
 unit: $(VENV)/.installed
 	$(BIN)/python -m pytest tests

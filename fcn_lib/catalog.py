@@ -64,7 +64,7 @@ def write_photo_catalog(source: str | os.PathLike, out: str | os.PathLike, size:
     Bad files and photos whose background cannot be separated are listed in ``catalog.json`` under
     ``skipped`` with the reason; every other photo is used.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     files = list_images(source)
     items, skipped = [], []

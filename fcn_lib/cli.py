@@ -32,7 +32,7 @@ def _catalog(args) -> int:
 
 
 def _masks(args) -> int:
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     from fcn_lib.images import list_images
     from fcn_lib.masks import mask_files, write_mask

@@ -67,11 +67,15 @@ def white_augmentation() -> v2.Transform:
 
 
 class WhiteBackgroundDataset(Dataset):
-    """Catalogue photos on white, with optional joint augmentation (training) or none (validation)."""
+    """Catalogue photos on white at ``size`` px, with joint augmentation (training) or none
+    (validation). ``size`` defaults to the catalogue's own."""
 
-    def __init__(self, catalog: Catalog, indices, augment: bool = False):
+    def __init__(self, catalog: Catalog, indices, augment: bool = False, size: int | None = None):
         self.catalog, self.indices = catalog, np.asarray(indices)
-        self.transform = white_augmentation() if augment else None
+        steps = [v2.Resize((size, size), antialias=True)] if size and size != catalog.images.shape[1] else []
+        if augment:
+            steps.append(white_augmentation())
+        self.transform = v2.Compose(steps) if steps else None
 
     def __len__(self) -> int:
         return len(self.indices)

@@ -337,7 +337,7 @@ def write_catalog(out: str | os.PathLike, count: int, size: int = 224, seed: int
     Written into a staging folder and renamed into place at the end, so an interrupted run never
     leaves a catalogue that looks complete. ``out/catalog.json`` records every design.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     if count < 1 or size < 32:
         raise ValueError(f"a catalogue needs count >= 1 and size >= 32 (got count={count}, size={size})")

@@ -70,3 +70,11 @@ def test_seeded_loader_shuffles_the_same_way_twice(small_catalog):
     dataset = data.WhiteBackgroundDataset(small_catalog, range(12))
     order = [torch.cat([b[1] for b in data.make_loader(dataset, 3, shuffle=True, seed=9)]) for _ in range(2)]
     assert torch.equal(order[0], order[1])
+
+
+def test_white_dataset_resizes_image_and_mask_together(small_catalog):
+    image, mask = data.WhiteBackgroundDataset(small_catalog, [0], size=96)[0]
+    assert image.shape == (3, 96, 96) and mask.shape == (96, 96)
+    assert set(mask.unique().tolist()) == {0, 1}
+    shrunk = small_catalog.masks[0][1::7, 1::7].mean()  # a rough downsample of the full mask
+    assert abs(mask.float().mean().item() - shrunk) < 0.05
