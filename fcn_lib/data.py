@@ -1,8 +1,13 @@
 """PyTorch datasets: sneakers on white, and sneakers pasted onto scenes.
 
 Both return ``(image, mask)``: a float tensor 3×S×S normalised with ImageNet statistics (what VGG-16
-was trained on) and a long tensor S×S of 0 (background) and 1 (sneaker). Validation items are a pure
-function of their index, so the validation set is identical on every run and in every worker process.
+was trained on) and a long tensor S×S of 0 (background) and 1 (sneaker).
+
+Every item is a pure function of its key and the dataset's seed, in whatever process it is made. An
+integer key ``i`` is item ``i`` of the fixed set (validation). A key ``(step, slot)`` is the ``slot``-th
+image of training step ``step``: which photo, which augmentation and which composite all follow from
+it. So training batches need no loader state, and a run resumed at step ``k`` sees exactly the batches
+an uninterrupted run would have seen.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import json
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
@@ -66,12 +71,17 @@ def white_augmentation() -> v2.Transform:
     ])
 
 
-class WhiteBackgroundDataset(Dataset):
-    """Catalogue photos on white at ``size`` px, with joint augmentation (training) or none
-    (validation). ``size`` defaults to the catalogue's own."""
+def _generator(*key: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([int(k) for k in key]))
 
-    def __init__(self, catalog: Catalog, indices, augment: bool = False, size: int | None = None):
-        self.catalog, self.indices = catalog, np.asarray(indices)
+
+class WhiteBackgroundDataset(Dataset):
+    """Catalogue photos on white at ``size`` px (default: the catalogue's own), with joint augmentation
+    when ``augment`` is set. Training keys ``(step, slot)`` draw a photo from ``indices`` at random."""
+
+    def __init__(self, catalog: Catalog, indices, augment: bool = False, size: int | None = None,
+                 seed: int = 0):
+        self.catalog, self.indices, self.seed = catalog, np.asarray(indices), seed
         steps = [v2.Resize((size, size), antialias=True)] if size and size != catalog.images.shape[1] else []
         if augment:
             steps.append(white_augmentation())
@@ -80,14 +90,21 @@ class WhiteBackgroundDataset(Dataset):
     def __len__(self) -> int:
         return len(self.indices)
 
-    def __getitem__(self, item: int) -> tuple[torch.Tensor, torch.Tensor]:
-        index = self.indices[item]
+    def __getitem__(self, key) -> tuple[torch.Tensor, torch.Tensor]:
+        if isinstance(key, tuple):  # (step, slot): a different photo in every slot of a step
+            step, slot = key
+            order = _generator(self.seed, 1, step).permutation(len(self.indices))
+            index, draw = self.indices[order[slot % len(order)]], (self.seed, 1, step, slot)
+        else:
+            index, draw = self.indices[key], (self.seed, 0, key)
         image, mask = self.catalog.images[index], self.catalog.masks[index]
         if self.transform is None:
             return to_tensors(image, mask)
         picture = tv_tensors.Image(torch.from_numpy(image).permute(2, 0, 1))
         label = tv_tensors.Mask(torch.from_numpy(mask.astype(np.uint8)))
-        picture, label = self.transform(picture, label)
+        with torch.random.fork_rng(devices=[]):  # the augmentation's randomness follows from the key
+            torch.manual_seed(int(_generator(*draw).integers(2**62)))
+            picture, label = self.transform(picture, label)
         return normalise(picture), label.long()
 
 
@@ -128,38 +145,52 @@ def catalog_cutouts(catalog: Catalog, indices) -> list[Cutout]:
 
 
 class CompositeDataset(Dataset):
-    """Sneakers pasted onto scenes, made on the fly: item ``i`` of epoch ``e`` is a pure function of
-    ``(seed, e, i)``. Validation sets keep ``e = 0``, so they never change; training calls
-    :meth:`set_epoch` to see new composites every epoch."""
+    """Sneakers pasted onto scenes, made on the fly from the key: ``length`` fixed items for integer
+    keys (validation), a fresh composite for every training key ``(step, slot)``."""
 
     def __init__(self, cutouts: list[Cutout], scenes: list[np.ndarray], length: int, size: int,
                  seed: int = 0, settings: PasteSettings | None = None):
         if not cutouts or not scenes:
             raise ValueError("a composite dataset needs at least one cutout and one scene")
         self.cutouts, self.scenes, self.length, self.size = cutouts, scenes, length, size
-        self.seed, self.settings, self.epoch = seed, settings or PasteSettings(), 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+        self.seed, self.settings = seed, settings or PasteSettings()
 
     def __len__(self) -> int:
         return self.length
 
-    def composite(self, item: int):
+    def composite(self, key):
         """The raw composite: ``(image uint8, label bool, placements)``."""
-        rng = np.random.default_rng(np.random.SeedSequence([self.seed, self.epoch, item]))
+        rng = _generator(self.seed, 1, *key) if isinstance(key, tuple) else _generator(self.seed, 0, key)
         scene = self.scenes[int(rng.integers(len(self.scenes)))]
         return compose(scene, self.cutouts, self.size, rng, self.settings)
 
-    def __getitem__(self, item: int) -> tuple[torch.Tensor, torch.Tensor]:
-        image, label, _ = self.composite(item)
+    def __getitem__(self, key) -> tuple[torch.Tensor, torch.Tensor]:
+        image, label, _ = self.composite(key)
         return to_tensors(image, label)
 
 
-def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, seed: int = 0, num_workers: int = 0
-                ) -> DataLoader:
-    """A DataLoader whose shuffling is seeded, so two runs see batches in the same order."""
-    generator = torch.Generator().manual_seed(seed)
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers,
-                      generator=generator, persistent_workers=False,  # workers must see set_epoch
-                      pin_memory=torch.cuda.is_available(), drop_last=shuffle)
+class StepBatches(Sampler):
+    """Yields the keys of training steps ``start .. stop-1``: ``[(step, 0), ..., (step, batch-1)]``."""
+
+    def __init__(self, start: int, stop: int, batch_size: int):
+        self.start, self.stop, self.batch_size = start, stop, batch_size
+
+    def __len__(self) -> int:
+        return max(0, self.stop - self.start)
+
+    def __iter__(self):
+        for step in range(self.start, self.stop):
+            yield [(step, slot) for slot in range(self.batch_size)]
+
+
+def training_loader(dataset: Dataset, batch_size: int, start: int, stop: int, num_workers: int = 0
+                    ) -> DataLoader:
+    """Batches for steps ``start .. stop-1``; resuming at ``start`` gives the same batches as before."""
+    return DataLoader(dataset, batch_sampler=StepBatches(start, stop, batch_size), num_workers=num_workers,
+                      pin_memory=torch.cuda.is_available(), persistent_workers=False)
+
+
+def evaluation_loader(dataset: Dataset, batch_size: int, num_workers: int = 0) -> DataLoader:
+    """The fixed items ``0 .. len-1`` in order."""
+    return DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
+                      pin_memory=torch.cuda.is_available())

@@ -220,6 +220,23 @@ axis.legend()
 plt.show()
 
 # %% [markdown]
+# White shoes are where the two rules differ most. Below, the white uppers of the catalogue: the seed
+# rule (middle row) loses the parts of the upper that are within its tolerance of white, and takes
+# the shadow; the robust rule (bottom row) keeps the enclosed white and leaves the shadow out.
+
+# %% mystnb={"figure": {"caption": "White uppers: photos, seed-rule errors, robust-rule errors (red = extra, blue = missed).", "name": "fig-white-shoes"}}
+whites = np.flatnonzero(white)[:6]
+fl.viz.grid(
+    [images[i] for i in whites]
+    + [fl.viz.error_map(fl.masks.seed_mask(images[i]), truths[i]) for i in whites]
+    + [fl.viz.error_map(fl.masks.robust_mask(images[i]), truths[i]) for i in whites],
+    titles=[f"seed {seed_iou[i]:.2f} / robust {robust_iou[i]:.2f}" for i in whites]
+    + [""] * (2 * len(whites)),
+    columns=max(len(whites), 1),
+)
+plt.show()
+
+# %% [markdown]
 # The study is saved beside the other artefacts of this profile, with the settings and code version
 # that produced it.
 

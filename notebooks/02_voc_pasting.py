@@ -254,16 +254,18 @@ plt.show()
 # ## Datasets for training
 #
 # `fcn_lib.data.CompositeDataset` makes composites on the fly, in DataLoader worker processes if asked.
-# Item *i* of epoch *e* is a pure function of `(seed, e, i)`: the validation set (fixed epoch 0, validation
-# sneakers on validation scenes) is identical on every run, and training sees new composites every epoch.
-# Each item is a normalised image tensor and a long mask of 0 and 1, ready for the network.
+# Every item is a pure function of the dataset's seed and the item's key. Validation uses the keys
+# 0, 1, 2, ... (validation sneakers on validation scenes), so the validation set is identical on every
+# run; training asks for `(step, slot)` keys, so every step sees new composites and a resumed run sees
+# exactly the batches it would have seen. Each item is a normalised image tensor and a long mask of 0
+# and 1, ready for the network.
 
 # %%
 val_set = fl.data.CompositeDataset(
     val_cutouts, val_pixels, length=64, size=size, seed=config.seed + 1
 )
-images, masks = next(iter(fl.data.make_loader(val_set, batch_size=8, shuffle=False)))
-again, _ = next(iter(fl.data.make_loader(val_set, batch_size=8, shuffle=False)))
+images, masks = next(iter(fl.data.evaluation_loader(val_set, batch_size=8)))
+again, _ = next(iter(fl.data.evaluation_loader(val_set, batch_size=8)))
 assert torch.equal(images, again)
 print(
     f"a batch: images {tuple(images.shape)} {images.dtype}, "

@@ -50,11 +50,11 @@ def test_composite_validation_is_the_same_in_every_run_and_worker(small_catalog,
     first = data.CompositeDataset(cutouts, backgrounds, length=8, size=64, seed=5)
     second = data.CompositeDataset(cutouts, data.load_scenes(scenes.embedded_scenes("val"), 64), 8, 64, 5)
     assert all(torch.equal(first[i][0], second[i][0]) for i in range(8))
-    in_process = torch.cat([b[1] for b in data.make_loader(first, 4, shuffle=False)])
-    in_workers = torch.cat([b[1] for b in data.make_loader(first, 4, shuffle=False, num_workers=2)])
+    in_process = torch.cat([b[1] for b in data.evaluation_loader(first, 4)])
+    in_workers = torch.cat([b[1] for b in data.evaluation_loader(first, 4, num_workers=2)])
     assert torch.equal(in_process, in_workers)
-    first.set_epoch(1)
-    assert not torch.equal(first[0][0], second[0][0])
+    assert torch.equal(first[(3, 1)][0], second[(3, 1)][0])  # a training key is fixed too
+    assert not torch.equal(first[(0, 0)][0], first[0][0])  # ... and differs from the validation item
 
 
 def test_scene_cache_is_reused_and_shrinks_large_scenes(cache, monkeypatch):
@@ -66,10 +66,18 @@ def test_scene_cache_is_reused_and_shrinks_large_scenes(cache, monkeypatch):
     assert all(np.array_equal(a, b) for a, b in zip(arrays, again, strict=True))
 
 
-def test_seeded_loader_shuffles_the_same_way_twice(small_catalog):
-    dataset = data.WhiteBackgroundDataset(small_catalog, range(12))
-    order = [torch.cat([b[1] for b in data.make_loader(dataset, 3, shuffle=True, seed=9)]) for _ in range(2)]
-    assert torch.equal(order[0], order[1])
+def test_training_batches_resume_where_they_stopped_in_any_process(small_catalog):
+    dataset = data.WhiteBackgroundDataset(small_catalog, range(12), augment=True, seed=4)
+    whole = [b[0] for b in data.training_loader(dataset, 3, start=0, stop=5)]
+    resumed = [b[0] for b in data.training_loader(dataset, 3, start=3, stop=5, num_workers=2)]
+    assert len(whole) == 5 and all(torch.equal(a, b) for a, b in zip(whole[3:], resumed, strict=True))
+    assert not torch.equal(whole[0], whole[1])
+
+
+def test_a_training_step_draws_distinct_photos(small_catalog):
+    dataset = data.WhiteBackgroundDataset(small_catalog, range(12), seed=0)
+    masks = [dataset[(7, slot)][1] for slot in range(4)]
+    assert all(not torch.equal(masks[0], other) for other in masks[1:])
 
 
 def test_white_dataset_resizes_image_and_mask_together(small_catalog):

@@ -16,3 +16,33 @@ def test_iou_of_hand_made_masks():
 def test_iou_refuses_mismatched_shapes():
     with pytest.raises(ValueError, match="shapes differ"):
         binary_iou(np.zeros((2, 2)), np.zeros((2, 3)))
+
+
+def test_confusion_matrix_counts_truth_against_prediction_and_skips_ignored_pixels():
+    import torch
+
+    from fcn_lib.metrics import confusion_matrix
+
+    target = torch.tensor([0, 0, 1, 1, 1, 255])
+    prediction = torch.tensor([0, 1, 1, 1, 0, 1])
+    assert confusion_matrix(prediction, target, 2).tolist() == [[1, 1], [1, 2]]
+
+
+def test_scores_of_a_hand_made_matrix():
+    from fcn_lib.metrics import segmentation_scores
+
+    # 10 background pixels (8 right), 5 sneaker pixels (3 right).
+    scores = segmentation_scores(np.array([[8, 2], [2, 3]]))
+    assert scores["pixel_accuracy"] == pytest.approx(11 / 15)
+    assert scores["mean_accuracy"] == pytest.approx((8 / 10 + 3 / 5) / 2)
+    background_iu, sneaker_iu = 8 / 12, 3 / 7
+    assert scores["sneaker_iou"] == pytest.approx(sneaker_iu)
+    assert scores["mean_iu"] == pytest.approx((background_iu + sneaker_iu) / 2)
+    assert scores["frequency_weighted_iu"] == pytest.approx(10 / 15 * background_iu + 5 / 15 * sneaker_iu)
+
+
+def test_a_class_absent_everywhere_is_left_out_of_the_means():
+    from fcn_lib.metrics import segmentation_scores
+
+    scores = segmentation_scores(np.array([[5, 0], [0, 0]]))
+    assert scores["mean_iu"] == 1.0 and scores["sneaker_iou"] == 1.0
