@@ -49,3 +49,81 @@ def bench_catalog(size: int = 224, count: int = 4500, workers: int | None = None
         seconds = time.perf_counter() - start
     return {"benchmark": "catalog", "size": size, "count": count, "workers": workers,
             "seconds": round(seconds, 2), "images_per_s": round(count / seconds, 1)}
+
+
+def _training_step_seconds(model, optimizer, images, masks, steps: int) -> float:
+    import torch
+
+    from fcn_lib.train import segmentation_loss
+
+    synchronise = torch.cuda.synchronize if images.is_cuda else (lambda: None)
+    synchronise()
+    start = time.perf_counter()
+    for _ in range(steps):
+        loss = segmentation_loss(model(images), masks, "mean")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    synchronise()
+    return (time.perf_counter() - start) / steps
+
+
+def _setup(arch, layout, size, batch, width, device):
+    import torch
+
+    from fcn_lib import models
+
+    model = models.build(arch, layout=layout, width=width).to(device)
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1e-4, momentum=0.9)
+    images = torch.randn(batch, 3, size, size, device=device)
+    masks = torch.randint(0, 2, (batch, size, size), device=device)
+    return model, optimizer, images, masks
+
+
+def _peak_memory_mb(job) -> float:
+    """One training step in a fresh process; its peak resident memory (CPU) or allocation (CUDA)."""
+    import resource
+
+    import torch
+
+    arch, layout, size, batch, width, device = job
+    model, optimizer, images, masks = _setup(arch, layout, size, batch, width, device)
+    _training_step_seconds(model, optimizer, images, masks, 1)
+    if device.startswith("cuda"):
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_model(arch: str = "fcn8s", layouts=("aligned", "caffe"), size: int = 224, batch: int = 1,
+                width: float = 1.0, device: str = "auto", rounds: int = 3, steps: int = 2) -> dict:
+    """Training images per second (forward, backward, SGD step) per layout, the layouts alternating
+    round by round in one process so that both see the same machine; peak memory from a fresh process
+    per layout."""
+    import multiprocessing
+
+    import torch
+
+    from fcn_lib.train import resolve_device
+
+    device = str(resolve_device(device))
+    setups = {layout: _setup(arch, layout, size, batch, width, device) for layout in layouts}
+    for setup in setups.values():
+        _training_step_seconds(*setup, 1)  # warm-up
+    seconds = {layout: [] for layout in layouts}
+    for _ in range(rounds):
+        for layout, setup in setups.items():
+            seconds[layout].append(_training_step_seconds(*setup, steps))
+    del setups
+    with multiprocessing.get_context("spawn").Pool(1, maxtasksperchild=1) as pool:  # a fresh process each
+        memory = {layout: pool.apply(_peak_memory_mb, ((arch, layout, size, batch, width, device),))
+                  for layout in layouts}
+    result = {"benchmark": "model", "arch": arch, "size": size, "batch": batch, "width": width,
+              "device": device, "threads": torch.get_num_threads(), "rounds": rounds, "layouts": {}}
+    for layout in layouts:
+        best = sorted(seconds[layout])[len(seconds[layout]) // 2]  # the median round
+        result["layouts"][layout] = {"images_per_s": round(batch / best, 3), "step_s": round(best, 4),
+                                     "peak_memory_mb": round(memory[layout], 1)}
+    if "aligned" in result["layouts"] and "caffe" in result["layouts"]:
+        result["aligned_over_caffe"] = round(result["layouts"]["aligned"]["images_per_s"]
+                                             / result["layouts"]["caffe"]["images_per_s"], 2)
+    return result

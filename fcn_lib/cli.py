@@ -63,9 +63,31 @@ def _bench(args) -> int:
 
     if args.target == "composite":
         result = bench.bench_composite(args.size, args.count or 2000, args.workers or 1)
-    else:
+    elif args.target == "catalog":
         result = bench.bench_catalog(args.size, args.count or 4500, args.workers)
+    else:
+        result = bench.bench_model(args.arch, args.layout.split(","), args.size, args.batch, args.width,
+                                   args.device, args.rounds)
     print(json.dumps(result))
+    return 0
+
+
+def _train(args) -> int:
+    from fcn_lib.config import load_profile
+    from fcn_lib.train import CheckpointMismatch, TrainingDiverged, load_checkpoint, train_stage
+
+    try:
+        path = train_stage(load_profile(args.profile), args.stage, init=args.init, resume=args.resume)
+    except (FileNotFoundError, CheckpointMismatch) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except TrainingDiverged as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    record = load_checkpoint(path)
+    print(json.dumps({"checkpoint": str(path), "step": record["step"], **record["history"]["val"][-1]}))
     return 0
 
 
@@ -96,11 +118,25 @@ def build_parser() -> argparse.ArgumentParser:
     masks.set_defaults(handler=_masks)
 
     bench = commands.add_parser("bench", help="measure speed; prints JSON")
-    bench.add_argument("target", choices=["composite", "catalog"])
+    bench.add_argument("target", choices=["composite", "catalog", "model"])
     bench.add_argument("--size", type=int, default=224)
     bench.add_argument("--count", type=int, default=None, help="images to make (per worker)")
     bench.add_argument("--workers", type=int, default=None)
+    bench.add_argument("--arch", choices=["fcn32s", "fcn16s", "fcn8s"], default="fcn8s")
+    bench.add_argument("--layout", default="aligned,caffe", help="one layout, or several alternating")
+    bench.add_argument("--batch", type=int, default=1)
+    bench.add_argument("--width", type=float, default=1.0)
+    bench.add_argument("--device", default="auto")
+    bench.add_argument("--rounds", type=int, default=3, help="alternating rounds per layout")
     bench.set_defaults(handler=_bench)
+
+    train = commands.add_parser("train", help="train one stage into artifacts/<profile>/<stage>.pt")
+    train.add_argument("--profile", default="cpu")
+    train.add_argument("--stage", required=True, choices=["fcn32s_white", "fcn16s_white", "fcn8s_white"])
+    train.add_argument("--init", default=None,
+                       help="checkpoint of the previous stage (default: that stage's artifact)")
+    train.add_argument("--resume", action="store_true", help="continue this stage's interrupted run")
+    train.set_defaults(handler=_train)
     return parser
 
 

@@ -39,6 +39,28 @@ class Profile:
     val_fraction: float = 0.2
     mask_method: str = "robust"
     num_workers: int = 0
+    # The network: VGG-16 layout, channel width multiplier (1.0 = VGG-16), trunk weights.
+    layout: str = "aligned"
+    width: float = 0.125
+    backbone_weights: str = "none"
+    dropout: float = 0.0
+    # Optimisation. The loss reduction says what the learning rates mean (see fcn_lib.train).
+    loss_reduction: str = "mean"
+    batch_size: int = 8
+    momentum: float = 0.9
+    weight_decay: float = 0.0005
+    lr_drop_factor: float = 0.1
+    iterations_32s: int = 2000
+    lr_32s: float = 0.02
+    lr_drop_32s: int = 1500
+    iterations_16s: int = 1000
+    lr_16s: float = 0.01
+    lr_drop_16s: int = 0
+    iterations_8s: int = 1000
+    lr_8s: float = 0.01
+    lr_drop_8s: int = 0
+    val_every: int = 250
+    device: str = "auto"
 
     def replace(self, **changes) -> Profile:
         """A copy with some settings changed, checked like a file's settings."""
@@ -67,7 +89,9 @@ def _from_mapping(values: dict, source: str) -> Profile:
         raise ValueError(f"{source}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(known)}")
     for name, value in values.items():
         if not _accepts(known[name], value):
-            raise TypeError(f"{source}: setting {name!r} should be {known[name]}, got {value!r}")
+            hint = " (YAML reads 1e-8 as text: write 1.0e-8)" if isinstance(value, str) else ""
+            raise TypeError(f"{source}: setting {name!r} should be {known[name].__name__}, "
+                            f"got {value!r}{hint}")
     cleaned = {name: float(v) if known[name] is float else v for name, v in values.items()}
     return Profile(**cleaned)
 

@@ -17,6 +17,7 @@ import json
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Sampler
 from torchvision import tv_tensors
@@ -75,17 +76,28 @@ def _generator(*key: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(k) for k in key]))
 
 
+def resize_catalog(images: np.ndarray, masks: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """All photos and masks at ``size``×``size`` at once (antialiased; a mask pixel is sneaker when more
+    than half of the area it covers is), so training does not resize every photo on every step."""
+    pictures = torch.from_numpy(images).permute(0, 3, 1, 2).float()
+    shrunk = F.interpolate(pictures, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    coverage = F.interpolate(torch.from_numpy(masks)[:, None].float(), size=(size, size), mode="bilinear",
+                             antialias=True, align_corners=False)
+    return (shrunk.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy(),
+            (coverage[:, 0] >= 0.5).numpy())
+
+
 class WhiteBackgroundDataset(Dataset):
     """Catalogue photos on white at ``size`` px (default: the catalogue's own), with joint augmentation
     when ``augment`` is set. Training keys ``(step, slot)`` draw a photo from ``indices`` at random."""
 
     def __init__(self, catalog: Catalog, indices, augment: bool = False, size: int | None = None,
                  seed: int = 0):
-        self.catalog, self.indices, self.seed = catalog, np.asarray(indices), seed
-        steps = [v2.Resize((size, size), antialias=True)] if size and size != catalog.images.shape[1] else []
-        if augment:
-            steps.append(white_augmentation())
-        self.transform = v2.Compose(steps) if steps else None
+        self.indices, self.seed = np.asarray(indices), seed
+        self.images, self.masks = catalog.images[self.indices], catalog.masks[self.indices]
+        if size and size != self.images.shape[1]:
+            self.images, self.masks = resize_catalog(self.images, self.masks, size)
+        self.transform = white_augmentation() if augment else None
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -94,10 +106,10 @@ class WhiteBackgroundDataset(Dataset):
         if isinstance(key, tuple):  # (step, slot): a different photo in every slot of a step
             step, slot = key
             order = _generator(self.seed, 1, step).permutation(len(self.indices))
-            index, draw = self.indices[order[slot % len(order)]], (self.seed, 1, step, slot)
+            index, draw = order[slot % len(order)], (self.seed, 1, step, slot)
         else:
-            index, draw = self.indices[key], (self.seed, 0, key)
-        image, mask = self.catalog.images[index], self.catalog.masks[index]
+            index, draw = key, (self.seed, 0, key)
+        image, mask = self.images[index], self.masks[index]
         if self.transform is None:
             return to_tensors(image, mask)
         picture = tv_tensors.Image(torch.from_numpy(image).permute(2, 0, 1))
@@ -183,14 +195,20 @@ class StepBatches(Sampler):
             yield [(step, slot) for slot in range(self.batch_size)]
 
 
+def _own_generator() -> torch.Generator:
+    """Items carry their own randomness; a private generator keeps the DataLoader from drawing its
+    worker seed from the global one, which would shift dropout after a resume or a validation."""
+    return torch.Generator().manual_seed(0)
+
+
 def training_loader(dataset: Dataset, batch_size: int, start: int, stop: int, num_workers: int = 0
                     ) -> DataLoader:
     """Batches for steps ``start .. stop-1``; resuming at ``start`` gives the same batches as before."""
     return DataLoader(dataset, batch_sampler=StepBatches(start, stop, batch_size), num_workers=num_workers,
-                      pin_memory=torch.cuda.is_available(), persistent_workers=False)
+                      pin_memory=torch.cuda.is_available(), generator=_own_generator())
 
 
 def evaluation_loader(dataset: Dataset, batch_size: int, num_workers: int = 0) -> DataLoader:
     """The fixed items ``0 .. len-1`` in order."""
     return DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
-                      pin_memory=torch.cuda.is_available())
+                      pin_memory=torch.cuda.is_available(), generator=_own_generator())

@@ -40,3 +40,42 @@ def grid(images, titles=None, columns: int = 6, tile: float = 1.9, suptitle: str
         figure.suptitle(suptitle)
     figure.tight_layout()
     return figure
+
+
+def training_curves(histories: dict[str, dict], metric: str = "sneaker_iou"):
+    """Training loss and a validation score against step, one line per stage; returns the figure.
+
+    Steps continue from one stage to the next, so staged training reads as one run.
+    """
+    figure, (loss_axis, score_axis) = plt.subplots(1, 2, figsize=(10, 3.4))
+    offset = 0
+    for name, history in histories.items():
+        steps = [offset + row["step"] for row in history["train"]]
+        loss_axis.plot(steps, [row["loss"] for row in history["train"]], label=name)
+        val_steps = [offset + row["step"] for row in history["val"]]
+        score_axis.plot(val_steps, [row[metric] for row in history["val"]], marker="o", label=name)
+        offset = steps[-1] if steps else offset
+    loss_axis.set(xlabel="step", ylabel="training loss", yscale="log")
+    score_axis.set(xlabel="step", ylabel=f"validation {metric.replace('_', ' ')}")
+    for axis in (loss_axis, score_axis):
+        axis.grid(alpha=0.3)
+        axis.legend()
+    figure.tight_layout()
+    return figure
+
+
+def stage_comparison(images, truths, predictions: dict[str, object]):
+    """One row per stage: each photo with its predicted mask, titled with the stage and the IoU.
+
+    ``images`` are normalised tensors (N×3×H×W), ``truths`` and the predictions boolean N×H×W.
+    """
+    from fcn_lib.data import denormalise
+    from fcn_lib.metrics import binary_iou
+
+    photos = [denormalise(image) for image in images]
+    tiles, titles = [], []
+    for stage, masks in predictions.items():
+        for photo, mask, truth in zip(photos, masks, truths, strict=True):
+            tiles.append(overlay(photo, np.asarray(mask)))
+            titles.append(f"{stage}: IoU {binary_iou(np.asarray(mask), np.asarray(truth)):.2f}")
+    return grid(tiles, titles, columns=len(photos))

@@ -40,3 +40,27 @@ def test_bench_composite_prints_json_as_a_module(cache):
     assert list(cache.glob("scenes-*")), "the benchmark's scene cache went to FCN_SNEAKERS_CACHE"
     figures = json.loads(result.stdout)
     assert figures["composites_per_s"] > 0 and figures["per_core"] == figures["composites_per_s"]
+
+
+def test_train_command_runs_a_stage_and_reports_a_missing_previous_stage(tmp_path, monkeypatch, cache,
+                                                                          capsys):
+    from fcn_lib import paths
+
+    monkeypatch.setattr(paths, "artifacts_dir", lambda profile: tmp_path / profile)
+    profile = tmp_path / "tiny.yaml"
+    smoke = (paths.profiles_dir() / "smoke.yaml").read_text()
+    profile.write_text(smoke.replace("catalog_count: 24", "catalog_count: 8"))
+    assert main(["train", "--profile", str(profile), "--stage", "fcn16s_white"]) == 2
+    assert "run notebook 03_fcn32s" in capsys.readouterr().err
+    assert main(["train", "--profile", str(profile), "--stage", "fcn32s_white"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["step"] == 4 and 0 <= report["sneaker_iou"] <= 1
+    assert (tmp_path / "smoke" / "fcn32s_white.pt").is_file()
+
+
+def test_bench_model_compares_layouts_in_one_run(capsys):
+    assert main(["bench", "model", "--arch", "fcn8s", "--size", "64", "--width", "0.0625",
+                 "--rounds", "1"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert set(figures["layouts"]) == {"aligned", "caffe"}
+    assert figures["aligned_over_caffe"] > 0 and figures["layouts"]["caffe"]["peak_memory_mb"] > 0

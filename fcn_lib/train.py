@@ -1,0 +1,354 @@
+"""Staged training: FCN-32s, then FCN-16s from it, then FCN-8s from that.
+
+The optimiser is the reference's: SGD with momentum, weight decay on weights only, and twice the
+learning rate for biases. The loss reduction is explicit, because the reference's tiny learning rates
+(1e-10) belong to a loss *summed* over every pixel of a batch; with a *mean* the same update needs a
+learning rate ``pixels_per_batch`` times larger (:func:`equivalent_hyperparameters`).
+
+Checkpoints carry everything needed to continue or to trust a result: weights, optimiser, schedule,
+RNG state, step, stage, the profile and the code version. They are written atomically at every
+validation and on Ctrl-C; a non-finite loss stops the run and leaves the last good checkpoint alone.
+Every training batch is a function of its step (see ``fcn_lib.data``), so ``resume=True`` reaches the
+same weights as a run that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from fcn_lib import catalog as catalogs
+from fcn_lib import data, models, paths
+from fcn_lib.atomic import atomic_write_bytes
+from fcn_lib.config import Profile, code_version, seed_everything
+from fcn_lib.metrics import confusion_matrix, segmentation_scores
+
+CHECKPOINT_FORMAT = 1
+REDUCTIONS = ("sum", "mean")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One training stage: which network, on which data, grown from which earlier stage."""
+
+    name: str
+    arch: str
+    key: str  # the profile's suffix for this stage's settings: iterations_<key>, lr_<key>, ...
+    previous: str | None
+    notebook: str
+
+
+STAGES = {
+    "fcn32s_white": Stage("fcn32s_white", "fcn32s", "32s", None, "03_fcn32s"),
+    "fcn16s_white": Stage("fcn16s_white", "fcn16s", "16s", "fcn32s_white", "04_fcn16s"),
+    "fcn8s_white": Stage("fcn8s_white", "fcn8s", "8s", "fcn16s_white", "05_fcn8s"),
+}
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint was kept."""
+
+
+class CheckpointMismatch(ValueError):
+    """A checkpoint is not the stage or network that was asked for, or is not a checkpoint at all."""
+
+
+# ---------------------------------------------------------------------------------------------------
+# Hyperparameters
+
+
+def pixels_per_batch(batch_size: int, image_size: int) -> int:
+    return batch_size * image_size * image_size
+
+
+def equivalent_hyperparameters(lr: float, weight_decay: float, pixels: int, source: str, target: str
+                               ) -> tuple[float, float]:
+    """``(lr, weight_decay)`` for the ``target`` reduction that make exactly the update ``source`` makes.
+
+    SGD steps by ``lr * (grad + weight_decay * w)``. The summed loss's gradient is ``pixels`` times the
+    mean's, so going from sum to mean multiplies the learning rate by ``pixels`` and divides the weight
+    decay by it (their product, the decay per step, is unchanged).
+    """
+    for name in (source, target):
+        if name not in REDUCTIONS:
+            raise ValueError(f"loss reduction must be one of {REDUCTIONS}, got {name!r}")
+    if source == target:
+        return lr, weight_decay
+    factor = pixels if (source, target) == ("sum", "mean") else 1 / pixels
+    return lr * factor, weight_decay / factor
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A stage's optimisation settings, read from the profile."""
+
+    iterations: int
+    lr: float
+    lr_drop: int  # step after which the learning rate is multiplied by drop_factor; 0 = never
+    drop_factor: float
+    momentum: float
+    weight_decay: float
+    reduction: str
+
+    def learning_rate(self, step: int) -> float:
+        return self.lr * (self.drop_factor if 0 < self.lr_drop <= step else 1.0)
+
+
+def schedule_for(profile: Profile, stage: Stage) -> Schedule:
+    return Schedule(
+        iterations=getattr(profile, f"iterations_{stage.key}"), lr=getattr(profile, f"lr_{stage.key}"),
+        lr_drop=getattr(profile, f"lr_drop_{stage.key}"), drop_factor=profile.lr_drop_factor,
+        momentum=profile.momentum, weight_decay=profile.weight_decay, reduction=profile.loss_reduction)
+
+
+def parameter_groups(model: torch.nn.Module, lr: float, weight_decay: float) -> list[dict]:
+    """Weights decay at ``lr``; biases learn at ``2 * lr`` without decay; frozen parameters are left out."""
+    weights, biases = [], []
+    for name, parameter in model.named_parameters():
+        if parameter.requires_grad:
+            (biases if name.endswith("bias") else weights).append(parameter)
+    return [{"params": weights, "lr": lr, "lr_mult": 1.0, "weight_decay": weight_decay},
+            {"params": biases, "lr": 2 * lr, "lr_mult": 2.0, "weight_decay": 0.0}]
+
+
+def make_optimizer(model: torch.nn.Module, schedule: Schedule) -> torch.optim.SGD:
+    return torch.optim.SGD(parameter_groups(model, schedule.lr, schedule.weight_decay), lr=schedule.lr,
+                           momentum=schedule.momentum)
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr * group["lr_mult"]
+
+
+def segmentation_loss(logits: torch.Tensor, target: torch.Tensor, reduction: str) -> torch.Tensor:
+    """Per-pixel cross-entropy, summed or averaged over every pixel of the batch."""
+    return F.cross_entropy(logits.float(), target, reduction=reduction)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Checkpoints
+
+
+def save_checkpoint(path: Path, record: dict) -> Path:
+    """Write a checkpoint atomically: a crash mid-write leaves the previous one intact."""
+    buffer = io.BytesIO()
+    torch.save(record, buffer)
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_checkpoint(path: str | os.PathLike, stage: str | None = None, arch: str | None = None) -> dict:
+    """Read a checkpoint safely (``weights_only=True``) and check it is what the caller expects."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        record = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise CheckpointMismatch(f"{path}: not a readable checkpoint ({type(error).__name__}: {error})"
+                                 ) from None
+    if not isinstance(record, dict) or record.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointMismatch(f"{path}: not an FCN Sneakers checkpoint (format {CHECKPOINT_FORMAT})")
+    if stage is not None and record["stage"] != stage:
+        raise CheckpointMismatch(f"{path}: expected stage {stage}, found {record['stage']}")
+    if arch is not None and record["model"]["arch"] != arch:
+        raise CheckpointMismatch(f"{path}: expected a {arch} network, found {record['model']['arch']} "
+                                 f"({record['model']['layout']} layout, width {record['model']['width']})")
+    return record
+
+
+def model_from_checkpoint(record: dict, **overrides) -> models.FCN:
+    """Rebuild the network a checkpoint describes and load its weights."""
+    settings = {k: v for k, v in record["model"].items() if k != "arch"}
+    model = models.build(record["model"]["arch"], **{**settings, **overrides})
+    model.load_state_dict(record["state_dict"])
+    return model
+
+
+def checkpoint_path(profile: Profile, stage: str) -> Path:
+    return paths.artifacts_dir(profile.profile) / f"{stage}.pt"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Data and evaluation
+
+
+def white_datasets(profile: Profile) -> tuple[data.WhiteBackgroundDataset, data.WhiteBackgroundDataset]:
+    """Training (augmented, keyed by step) and validation (fixed) sets of catalogue photos on white."""
+    folder = catalogs.prepare_catalog(profile.sneakers, profile.catalog_count, profile.catalog_size,
+                                      profile.seed, profile.mask_method)
+    catalog = catalogs.load_catalog(folder)
+    train_items, val_items = data.split_indices(len(catalog), profile.val_fraction, profile.seed)
+    return (data.WhiteBackgroundDataset(catalog, train_items, augment=True, size=profile.image_size,
+                                        seed=profile.seed),
+            data.WhiteBackgroundDataset(catalog, val_items, size=profile.image_size))
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, loader, device: torch.device) -> dict[str, float]:
+    """Mean per-pixel loss and the confusion-matrix scores over a whole loader."""
+    was_training = model.training
+    model.eval()
+    matrix = torch.zeros(2, 2, dtype=torch.long, device=device)
+    loss, pixels = torch.zeros((), device=device), 0
+    for images, masks in loader:
+        images, masks = images.to(device), masks.to(device)
+        logits = model(images)
+        loss += segmentation_loss(logits, masks, "sum")
+        pixels += masks.numel()
+        matrix += confusion_matrix(logits.argmax(1), masks, 2)
+    model.train(was_training)
+    return {"loss": float(loss) / max(pixels, 1), **segmentation_scores(matrix)}
+
+
+def validation_examples(profile: Profile, count: int = 6) -> tuple[torch.Tensor, torch.Tensor]:
+    """``count`` validation photos spread over the validation split (the same ones in every notebook):
+    normalised images N×3×S×S and their masks N×S×S (bool)."""
+    _, validation = white_datasets(profile)
+    chosen = np.linspace(0, len(validation) - 1, min(count, len(validation))).astype(int)
+    images, masks = zip(*(validation[int(i)] for i in chosen), strict=True)
+    return torch.stack(images), torch.stack(masks).bool()
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, images: torch.Tensor, device: torch.device | None = None
+            ) -> torch.Tensor:
+    """Sneaker masks (bool, N×H×W, on the CPU) for a batch of normalised images."""
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    masks = model(images.to(device)).argmax(1).bool().cpu()
+    model.train(was_training)
+    return masks
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    return torch.device("cuda" if name == "auto" and torch.cuda.is_available() else
+                        "cpu" if name == "auto" else name)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The loop
+
+
+def _rng_state() -> dict:
+    """The generators training draws from (dropout): the CPU's and, when used, every GPU's."""
+    return {"torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else []}
+
+
+def _restore_rng(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def initial_model(profile: Profile, stage: Stage, init: str | os.PathLike | None) -> models.FCN:
+    """A fresh FCN-32s on the profile's backbone, or the stage's network grown from the previous one."""
+    if stage.previous is None:
+        return models.build(stage.arch, layout=profile.layout, width=profile.width,
+                            backbone_weights=profile.backbone_weights, dropout=profile.dropout)
+    source = Path(init) if init else checkpoint_path(profile, stage.previous)
+    if not source.is_file():
+        raise FileNotFoundError(
+            f"{stage.name} starts from {stage.previous}, but {source} does not exist: run notebook "
+            f"{STAGES[stage.previous].notebook} (or `fcn-sneakers train --profile {profile.profile} "
+            f"--stage {stage.previous}`) first")
+    previous = STAGES[stage.previous]
+    record = load_checkpoint(source, stage=previous.name, arch=previous.arch)
+    grow = {"fcn16s": models.FCN16s.from_fcn32s, "fcn8s": models.FCN8s.from_fcn16s}[stage.arch]
+    return grow(model_from_checkpoint(record), dropout=profile.dropout)
+
+
+def train_stage(profile: Profile, stage_name: str, init: str | os.PathLike | None = None,
+                resume: bool = False, progress: bool = True) -> Path:
+    """Train one stage to ``artifacts/<profile>/<stage>.pt`` (history beside it) and return the path."""
+    from tqdm import tqdm
+
+    if stage_name not in STAGES:
+        raise ValueError(f"unknown stage {stage_name!r}; choose one of {', '.join(STAGES)}")
+    stage, schedule = STAGES[stage_name], schedule_for(profile, STAGES[stage_name])
+    path, device = checkpoint_path(profile, stage_name), resolve_device(profile.device)
+    seed_everything(profile.seed)
+    if resume and path.is_file():
+        record = load_checkpoint(path, stage=stage.name, arch=stage.arch)
+        model = model_from_checkpoint(record, dropout=profile.dropout).to(device)
+        optimizer = make_optimizer(model, schedule)
+        optimizer.load_state_dict(record["optimizer"])
+        _restore_rng(record["rng"])
+        step, history, elapsed = record["step"], record["history"], record["elapsed_s"]
+    else:
+        model = initial_model(profile, stage, init).to(device)
+        optimizer = make_optimizer(model, schedule)
+        step, history, elapsed = 0, {"train": [], "val": []}, 0.0
+    if step >= schedule.iterations:
+        return path
+    train_set, val_set = white_datasets(profile)
+    val_loader = data.evaluation_loader(val_set, 2 * profile.batch_size, profile.num_workers)
+    batches = data.training_loader(train_set, profile.batch_size, step, schedule.iterations,
+                                   profile.num_workers)
+    log_every = max(1, schedule.iterations // 200)
+
+    def diverged(where: str) -> TrainingDiverged:
+        return TrainingDiverged(
+            f"{stage.name}: {where} by step {step} (learning rate {schedule.learning_rate(step - 1):g}, "
+            f"{schedule.reduction} reduction); the last good checkpoint is kept at {path}")
+
+    def checkpoint(complete: bool) -> None:
+        if not all(torch.isfinite(p).all() for p in model.parameters()):
+            raise diverged("the weights became non-finite")
+        save_checkpoint(path, {
+            "format": CHECKPOINT_FORMAT, "stage": stage.name, "model": model.describe(),
+            "state_dict": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+            "schedule": vars(schedule), "rng": resume_rng, "history": history,
+            "elapsed_s": elapsed, "complete": complete, "profile": profile.to_dict(),
+            "code_version": code_version(), "device": str(device)})
+        (path.parent / f"{stage.name}.history.json").write_text(json.dumps(history, indent=1))
+
+    model.train()
+    resume_rng = _rng_state()  # what a resumed run restores to continue exactly after `step`
+    window_loss, window_steps, started = torch.zeros((), device=device), 0, time.perf_counter()
+    bar = tqdm(total=schedule.iterations, initial=step, desc=stage.name, unit="step", disable=not progress)
+    try:
+        for images, masks in batches:
+            images, masks = images.to(device, non_blocking=True), masks.to(device, non_blocking=True)
+            set_learning_rate(optimizer, schedule.learning_rate(step))
+            loss = segmentation_loss(model(images), masks, schedule.reduction)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            resume_rng = _rng_state()
+            window_loss += loss.detach()
+            window_steps += 1
+            bar.update(1)
+            if step % log_every == 0 or step == schedule.iterations:
+                seconds = time.perf_counter() - started
+                mean_loss = float(window_loss) / window_steps  # one host sync per log line, not per step
+                if not math.isfinite(mean_loss):
+                    raise diverged(f"the loss became {mean_loss}")
+                elapsed += seconds
+                history["train"].append({"step": step, "loss": mean_loss,
+                                         "lr": schedule.learning_rate(step - 1),
+                                         "images_per_s": window_steps * profile.batch_size / seconds})
+                bar.set_postfix(loss=f"{mean_loss:.4g}", img_s=f"{history['train'][-1]['images_per_s']:.0f}")
+                window_loss, window_steps, started = torch.zeros((), device=device), 0, time.perf_counter()
+            if step % profile.val_every == 0 or step == schedule.iterations:
+                history["val"].append({"step": step, **evaluate(model, val_loader, device)})
+                checkpoint(complete=step == schedule.iterations)
+    except KeyboardInterrupt:
+        checkpoint(complete=False)
+        print(f"\ninterrupted: saved step {step} to {path}; continue with resume=True (--resume)")
+        raise
+    finally:
+        bar.close()
+    return path

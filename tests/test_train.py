@@ -1,0 +1,142 @@
+import json
+
+import pytest
+import torch
+
+from fcn_lib import config, models, paths, train
+
+
+@pytest.fixture
+def artifacts(tmp_path, monkeypatch, cache):
+    """Checkpoints go to a temporary folder (and the catalogue to the test cache)."""
+    monkeypatch.setattr(paths, "artifacts_dir", lambda profile: tmp_path / "artifacts" / profile)
+    return tmp_path / "artifacts"
+
+
+def _profile(**changes):
+    return config.load_profile("smoke").replace(profile="test", catalog_count=12, catalog_size=64,
+                                                image_size=32, **changes)
+
+
+def _twins():
+    torch.manual_seed(0)
+    first = models.FCN16s(width=1 / 32, dropout=0.0)
+    for parameter in first.parameters():  # leave the all-zero score layers, so gradients reach the trunk
+        if parameter.requires_grad and parameter.abs().sum() == 0:
+            parameter.data.normal_(0, 0.1)
+    second = models.FCN16s(width=1 / 32, dropout=0.0)
+    second.load_state_dict(first.state_dict())
+    return first, second
+
+
+def test_summed_and_mean_losses_give_identical_updates_with_converted_hyperparameters():
+    sum_model, mean_model = _twins()
+    images, masks = torch.randn(3, 3, 40, 40), torch.randint(0, 2, (3, 40, 40))
+    pixels = masks.numel()
+    lr_sum, decay_sum = 1e-6, 5e-4
+    lr_mean, decay_mean = train.equivalent_hyperparameters(lr_sum, decay_sum, pixels, "sum", "mean")
+    assert lr_mean == pytest.approx(lr_sum * pixels) and decay_mean == pytest.approx(decay_sum / pixels)
+    assert train.equivalent_hyperparameters(lr_mean, decay_mean, pixels, "mean", "sum") == pytest.approx(
+        (lr_sum, decay_sum))
+    for model, reduction, lr, decay in [(sum_model, "sum", lr_sum, decay_sum),
+                                        (mean_model, "mean", lr_mean, decay_mean)]:
+        schedule = train.Schedule(5, lr, 0, 1.0, 0.99, decay, reduction)
+        optimizer = train.make_optimizer(model, schedule)
+        for _ in range(4):
+            loss = train.segmentation_loss(model(images), masks, reduction)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    moved = 0.0
+    for (name, a), b in zip(sum_model.named_parameters(), mean_model.parameters(), strict=True):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-7), name
+        moved = max(moved, (a - models.FCN16s(width=1 / 32).state_dict()[name]).abs().max().item())
+    assert moved > 0
+
+
+def test_biases_learn_twice_as_fast_without_decay_and_frozen_layers_are_left_out():
+    model = models.FCN8s(width=1 / 32)
+    weights, biases = train.parameter_groups(model, lr=0.1, weight_decay=0.01)
+    assert (weights["lr"], weights["weight_decay"]) == (0.1, 0.01)
+    assert (biases["lr"], biases["weight_decay"]) == (0.2, 0.0)
+    grouped = {id(p) for group in (weights, biases) for p in group["params"]}
+    assert grouped == {id(p) for p in model.parameters() if p.requires_grad}
+    assert not any(id(p) in grouped for name, p in model.named_parameters() if name.startswith("up"))
+
+
+def test_learning_rate_drops_once():
+    schedule = train.Schedule(10, 1.0, 4, 0.01, 0.9, 0.0, "mean")
+    assert [schedule.learning_rate(s) for s in (0, 3, 4, 9)] == [1.0, 1.0, 0.01, 0.01]
+    assert train.Schedule(10, 1.0, 0, 0.01, 0.9, 0.0, "mean").learning_rate(9) == 1.0
+    with pytest.raises(ValueError, match="reduction"):
+        train.equivalent_hyperparameters(1, 1, 1, "sum", "median")
+
+
+def test_a_stage_trains_records_history_and_provenance(artifacts):
+    profile = _profile()
+    path = train.train_stage(profile, "fcn32s_white", progress=False)
+    record = train.load_checkpoint(path, stage="fcn32s_white", arch="fcn32s")
+    assert record["complete"] and record["step"] == profile.iterations_32s
+    assert record["profile"]["profile"] == "test" and record["code_version"]
+    history = json.loads((path.parent / "fcn32s_white.history.json").read_text())
+    assert [row["step"] for row in history["val"]] == [2, 4]
+    assert {"loss", "sneaker_iou", "mean_iu"} <= set(history["val"][-1])
+
+
+def test_later_stages_grow_from_the_previous_checkpoint_and_insist_on_it(artifacts):
+    profile = _profile()
+    with pytest.raises(FileNotFoundError, match="run notebook 03_fcn32s"):
+        train.train_stage(profile, "fcn16s_white", progress=False)
+    first = train.train_stage(profile, "fcn32s_white", progress=False)
+    second = train.train_stage(profile, "fcn16s_white", progress=False)
+    grown = train.model_from_checkpoint(train.load_checkpoint(second, arch="fcn16s"))
+    trained = train.model_from_checkpoint(train.load_checkpoint(first))
+    assert not torch.equal(grown.trunk.fc7.weight, trained.trunk.fc7.weight)  # it trained further
+    with pytest.raises(train.CheckpointMismatch, match="expected stage fcn16s_white, found fcn32s_white"):
+        train.train_stage(profile, "fcn8s_white", init=first, progress=False)
+
+
+def test_an_interrupted_run_resumes_to_the_same_weights(artifacts, monkeypatch):
+    profile = _profile(iterations_32s=6, val_every=3, dropout=0.3)
+    whole = train.load_checkpoint(train.train_stage(profile, "fcn32s_white", progress=False))
+
+    calls = {"n": 0}
+    original = train.segmentation_loss
+
+    def interrupt_at_fifth_step(logits, masks, reduction):
+        calls["n"] += reduction == "mean"  # training steps; validation sums
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return original(logits, masks, reduction)
+
+    monkeypatch.setattr(train, "segmentation_loss", interrupt_at_fifth_step)
+    with pytest.raises(KeyboardInterrupt):
+        train.train_stage(profile, "fcn32s_white", progress=False)
+    monkeypatch.setattr(train, "segmentation_loss", original)
+    saved = train.load_checkpoint(train.checkpoint_path(profile, "fcn32s_white"))
+    assert saved["step"] == 4 and not saved["complete"]
+    resumed = train.load_checkpoint(train.train_stage(profile, "fcn32s_white", resume=True, progress=False))
+    assert resumed["step"] == 6 and resumed["complete"]
+    for name, tensor in whole["state_dict"].items():
+        assert torch.equal(tensor, resumed["state_dict"][name]), name
+
+
+def test_a_diverging_run_stops_and_keeps_the_last_good_checkpoint(artifacts):
+    profile = _profile(iterations_32s=30, lr_32s=1.0e6, lr_drop_32s=0, val_every=1)
+    with pytest.raises(train.TrainingDiverged, match="became (nan|inf|non-finite)"):
+        train.train_stage(profile, "fcn32s_white", progress=False)
+    kept = train.load_checkpoint(train.checkpoint_path(profile, "fcn32s_white"))
+    assert all(torch.isfinite(t).all() for t in kept["state_dict"].values())
+
+
+def test_bad_checkpoints_are_named(tmp_path):
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(train.CheckpointMismatch, match=r"junk\.pt: not a readable checkpoint"):
+        train.load_checkpoint(tmp_path / "junk.pt")
+    torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
+    with pytest.raises(train.CheckpointMismatch, match="not an FCN Sneakers checkpoint"):
+        train.load_checkpoint(tmp_path / "other.pt")
+    with pytest.raises(FileNotFoundError):
+        train.load_checkpoint(tmp_path / "missing.pt")
+    with pytest.raises(ValueError, match="unknown stage"):
+        train.train_stage(_profile(), "fcn4s_white")
