@@ -160,7 +160,7 @@ print(
     f"{(ours - reference)[..., 4:-4, 4:-4].abs().max():.1e}",
 )
 
-# %% mystnb={"figure": {"caption": "The bilinear kernel (×4) and a 7×7 map upsampled by it.", "name": "fig-bilinear"}}
+# %% mystnb={"figure": {"caption": "The bilinear kernel (upsampling by 4) and a 7 by 7 score map upsampled by it.", "name": "fig-bilinear"}}
 fl.viz.grid(
     [kernel.numpy(), coarse[0, 0].numpy(), ours[0, 0].detach().numpy()],
     titles=["8×8 tent kernel", "7×7 scores", "upsampled ×4"],
