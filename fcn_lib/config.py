@@ -120,6 +120,14 @@ def load_profile(name_or_path: str | os.PathLike = "cpu", **overrides) -> Profil
     return _from_mapping({**loaded, **overrides}, source=str(path))
 
 
+def from_notebook(namespace: dict) -> Profile:
+    """The profile a notebook's ``profile`` parameter names, with the notebook's other parameters
+    (the names of settings among its variables) applied on top: what papermill injected, or what the
+    reader typed into the parameters cell."""
+    settings = {f.name for f in dataclasses.fields(Profile)} - {"profile"}
+    return load_profile(namespace["profile"], **{k: v for k, v in namespace.items() if k in settings})
+
+
 def code_version() -> str:
     """The commit the code came from (``git describe --always --dirty``), else the package version."""
     try:

@@ -55,14 +55,7 @@ from IPython.display import Markdown
 
 import fcn_lib as fl
 
-config = fl.config.load_profile(
-    profile,
-    seed=seed,
-    sneakers=sneakers,
-    catalog_count=catalog_count,
-    catalog_size=catalog_size,
-    mask_method=mask_method,
-)
+config = fl.config.from_notebook(globals())
 fl.config.seed_everything(config.seed)
 artifacts = fl.paths.artifacts_dir(config.profile)
 

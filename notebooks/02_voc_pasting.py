@@ -53,17 +53,7 @@ import torch
 
 import fcn_lib as fl
 
-config = fl.config.load_profile(
-    profile,
-    seed=seed,
-    sneakers=sneakers,
-    catalog_count=catalog_count,
-    catalog_size=catalog_size,
-    mask_method=mask_method,
-    backgrounds=backgrounds,
-    image_size=image_size,
-    val_fraction=val_fraction,
-)
+config = fl.config.from_notebook(globals())
 fl.config.seed_everything(config.seed)
 
 # %% [markdown]

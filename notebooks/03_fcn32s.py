@@ -60,17 +60,7 @@ from IPython.display import Code, Markdown
 
 import fcn_lib as fl
 
-config = fl.config.load_profile(
-    profile,
-    image_size=image_size,
-    layout=layout,
-    width=width,
-    backbone_weights=backbone_weights,
-    loss_reduction=loss_reduction,
-    batch_size=batch_size,
-    iterations_32s=iterations_32s,
-    lr_32s=lr_32s,
-)
+config = fl.config.from_notebook(globals())
 fl.config.seed_everything(config.seed)
 figures = fl.paths.figures_dir(config.profile)
 figures.mkdir(parents=True, exist_ok=True)

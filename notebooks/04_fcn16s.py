@@ -49,16 +49,7 @@ import torch
 
 import fcn_lib as fl
 
-config = fl.config.load_profile(
-    profile,
-    image_size=image_size,
-    layout=layout,
-    width=width,
-    loss_reduction=loss_reduction,
-    batch_size=batch_size,
-    iterations_16s=iterations_16s,
-    lr_16s=lr_16s,
-)
+config = fl.config.from_notebook(globals())
 fl.config.seed_everything(config.seed)
 figures = fl.paths.figures_dir(config.profile)
 previous = fl.train.checkpoint_path(config, "fcn32s_white")

@@ -46,16 +46,7 @@ from IPython.display import Markdown
 
 import fcn_lib as fl
 
-config = fl.config.load_profile(
-    profile,
-    image_size=image_size,
-    layout=layout,
-    width=width,
-    loss_reduction=loss_reduction,
-    batch_size=batch_size,
-    iterations_8s=iterations_8s,
-    lr_8s=lr_8s,
-)
+config = fl.config.from_notebook(globals())
 fl.config.seed_everything(config.seed)
 figures = fl.paths.figures_dir(config.profile)
 previous = fl.train.checkpoint_path(config, "fcn16s_white")

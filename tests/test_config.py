@@ -63,3 +63,10 @@ def test_provenance_records_profile_config_and_code_version():
     assert record["profile"] == "smoke"
     assert record["config"]["catalog_count"] == config.load_profile("smoke").catalog_count
     assert record["code_version"] and record["code_version"] != "unknown"
+
+
+def test_a_notebook_namespace_overrides_its_profile():
+    namespace = {"profile": "smoke", "image_size": 48, "np": object(), "width": 0.5}
+    profile = config.from_notebook(namespace)
+    assert (profile.profile, profile.image_size, profile.width) == ("smoke", 48, 0.5)
+    assert profile.batch_size == config.load_profile("smoke").batch_size
