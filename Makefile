@@ -50,8 +50,9 @@ $(foreach nb,$(EXECUTED),$(eval $(nb): $(previous))$(eval previous := $(nb)))
 notebooks: $(EXECUTED)
 
 book: notebooks | $(VENV)/.installed
-	rm -rf book/executed && mkdir -p book/executed
+	rm -rf book/executed && mkdir -p book/executed/figures
 	$(if $(EXECUTED),cp $(EXECUTED) book/executed/)
+	if [ -d artifacts/$(PROFILE)/figures ]; then cp artifacts/$(PROFILE)/figures/*.png book/executed/figures/; fi
 	$(BIN)/jupyter-book build . -W -n --keep-going --path-output $(BOOK_OUT)
 	@echo "book: $(BOOK_OUT)/_build/html/index.html"
 
@@ -74,6 +75,7 @@ nbval: $(VENV)/.installed
 
 test: lint unit nbval
 	$(MAKE) book PROFILE=smoke
+	$(BIN)/python tests/check_html.py build/smoke/_build/html
 
 clean:
 	rm -rf _build build book/executed artifacts data/cache .pytest_cache .ruff_cache

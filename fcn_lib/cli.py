@@ -10,11 +10,13 @@ from pathlib import Path
 
 def _execute(args) -> int:
     from fcn_lib.execute import NotebookFailed, notebook_sources, run_notebook
+    from fcn_lib.paths import executed_dir
 
     sources = args.notebooks or notebook_sources()
+    out = args.out or executed_dir(Path(args.profile).stem)
     for source in sources:
         try:
-            target = run_notebook(source, args.profile, args.out, prepare_only=args.prepare_only,
+            target = run_notebook(source, args.profile, out, prepare_only=args.prepare_only,
                                   timeout_s=args.timeout)
         except NotebookFailed as failure:
             print(f"error: {failure}", file=sys.stderr)
@@ -91,14 +93,78 @@ def _train(args) -> int:
     return 0
 
 
+def _expand(inputs: list[str]) -> list[Path]:
+    """Files as given, folders as their images (sorted)."""
+    from fcn_lib.images import list_images
+
+    files = []
+    for item in map(Path, inputs):
+        files.extend(list_images(item) if item.is_dir() else [item])
+    return files
+
+
+def _segment(args) -> int:
+    import numpy as np
+    from tqdm import tqdm
+
+    from fcn_lib.images import BadImage, load_photo, write_png
+    from fcn_lib.inference import Segmenter
+    from fcn_lib.masks import write_mask
+
+    segmenter = Segmenter.from_checkpoint(args.checkpoint, args.device)
+    files, failed, out = _expand(args.images), [], Path(args.out)
+    with tqdm(total=len(files), desc="segmenting", unit="img") as bar:
+        for start in range(0, len(files), args.batch):
+            photos = []
+            for path in files[start:start + args.batch]:
+                try:
+                    photos.append(load_photo(path))
+                except BadImage as error:
+                    failed.append(str(error))
+                    print(f"skipped: {error}", file=sys.stderr)
+            for photo, mask in zip(photos, segmenter.masks([p.rgb for p in photos]), strict=True):
+                write_mask(out / f"{photo.path.stem}.png", mask)
+                write_png(out / f"{photo.path.stem}.cutout.png",
+                          np.dstack([photo.rgb, mask.astype(np.uint8) * 255]))
+            bar.update(len(files[start:start + args.batch]))
+    print(f"{len(files) - len(failed)} images segmented into {out}; {len(failed)} skipped", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _evaluate(args) -> int:
+    from tqdm import tqdm
+
+    from fcn_lib.images import BadImage, list_images, load_photo
+    from fcn_lib.inference import Segmenter
+    from fcn_lib.metrics import SplitScores
+
+    segmenter = Segmenter.from_checkpoint(args.checkpoint, args.device)
+    scores, failed = SplitScores(tolerance=args.tolerance), []
+    for path in tqdm(list_images(args.images), desc="evaluating", unit="img"):
+        mask_path = Path(args.masks) / f"{path.stem}.png"
+        try:
+            photo, truth = load_photo(path), load_photo(mask_path).rgb[..., 0] >= 128
+            if truth.shape != photo.rgb.shape[:2]:
+                raise BadImage(f"{mask_path}: mask is {truth.shape[::-1]}, photo is {photo.rgb.shape[1::-1]}")
+            scores.add(segmenter.masks([photo.rgb])[0], truth)
+        except BadImage as error:
+            failed.append(str(error))
+            print(f"skipped: {error}", file=sys.stderr)
+    print(json.dumps({**scores.result(), "checkpoint": str(args.checkpoint), "failed": failed}))
+    return 1 if failed or scores.images == 0 else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from fcn_lib.train import STAGES
+
     parser = argparse.ArgumentParser(prog="fcn-sneakers", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     execute = commands.add_parser("execute", help="run the book's notebooks in order with papermill")
     execute.add_argument("notebooks", nargs="*", help="notebook sources (default: all, in order)")
     execute.add_argument("--profile", default="cpu", help="profile name or YAML path (default: cpu)")
-    execute.add_argument("--out", required=True, help="folder for the executed notebooks")
+    execute.add_argument("--out", default=None,
+                         help="folder for the executed notebooks (default: artifacts/<profile>/executed)")
     execute.add_argument("--prepare-only", action="store_true", help="inject parameters, do not run")
     execute.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell")
     execute.set_defaults(handler=_execute)
@@ -130,9 +196,25 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--rounds", type=int, default=3, help="alternating rounds per layout")
     bench.set_defaults(handler=_bench)
 
+    segment = commands.add_parser("segment", help="mask and cut out photos: DIR/<stem>.png, .cutout.png")
+    segment.add_argument("images", nargs="+", help="photos or folders of photos, any size")
+    segment.add_argument("--checkpoint", required=True)
+    segment.add_argument("--out", required=True)
+    segment.add_argument("--batch", type=int, default=16)
+    segment.add_argument("--device", default="auto")
+    segment.set_defaults(handler=_segment)
+
+    evaluate = commands.add_parser("evaluate", help="score a checkpoint on photos with known masks (JSON)")
+    evaluate.add_argument("--checkpoint", required=True)
+    evaluate.add_argument("--images", required=True, help="folder of photos")
+    evaluate.add_argument("--masks", required=True, help="folder of 0/255 PNG masks named like the photos")
+    evaluate.add_argument("--tolerance", type=float, default=2.0, help="boundary tolerance in pixels")
+    evaluate.add_argument("--device", default="auto")
+    evaluate.set_defaults(handler=_evaluate)
+
     train = commands.add_parser("train", help="train one stage into artifacts/<profile>/<stage>.pt")
     train.add_argument("--profile", default="cpu")
-    train.add_argument("--stage", required=True, choices=["fcn32s_white", "fcn16s_white", "fcn8s_white"])
+    train.add_argument("--stage", required=True, choices=list(STAGES))
     train.add_argument("--init", default=None,
                        help="checkpoint of the previous stage (default: that stage's artifact)")
     train.add_argument("--resume", action="store_true", help="continue this stage's interrupted run")

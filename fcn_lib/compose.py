@@ -45,6 +45,7 @@ class PasteSettings:
     flip: float = 0.5  # chance of mirroring the sneaker (and, separately, the scene)
     feather: float = 0.8  # Gaussian blur of the alpha edge, in output pixels; 0 = hard cut
     jitter: float = 0.12  # strength of brightness/contrast/saturation jitter of the sneaker
+    scene_jitter: float = 0.2  # the same for the scene, so its colours are not a give-away either
     empty: float = 0.1  # share of composites with no sneaker at all
     max_sneakers: int = 1  # each composite gets 1..max_sneakers sneakers (unless empty)
     placement: str = "uniform"  # "uniform" anywhere, or "ground": lower in the frame, like feet
@@ -58,7 +59,8 @@ class PasteSettings:
     @classmethod
     def seed(cls) -> PasteSettings:
         """The seed's recipe: random scale and position, hard edges, one sneaker in every image."""
-        return cls(flip=0.0, feather=0.0, jitter=0.0, empty=0.0, max_sneakers=1, placement="uniform")
+        return cls(flip=0.0, feather=0.0, jitter=0.0, scene_jitter=0.0, empty=0.0, max_sneakers=1,
+                   placement="uniform")
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,17 @@ def scene_crop(scene: np.ndarray, size: int, rng: np.random.Generator, settings:
     crop = crop.resize((size, size), Image.BILINEAR)
     if rng.random() < settings.flip:
         crop = crop.transpose(Image.FLIP_LEFT_RIGHT)
-    return np.asarray(crop, np.float32)
+    return colour_jitter(np.asarray(crop, np.float32), settings.scene_jitter, rng)
+
+
+def colour_jitter(rgb: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:
+    """Random brightness, contrast and saturation changes of up to ``strength`` (float RGB)."""
+    if strength <= 0:
+        return rgb
+    brightness, contrast, saturation = 1.0 + strength * rng.uniform(-1, 1, 3)
+    grey = rgb.mean(axis=-1, keepdims=True)
+    rgb = grey + saturation * (rgb - grey)
+    return (rgb - rgb.mean()) * contrast + rgb.mean() * brightness
 
 
 def styled_sneaker(cutout: Cutout, width: int, rng: np.random.Generator, settings: PasteSettings
@@ -126,12 +138,7 @@ def styled_sneaker(cutout: Cutout, width: int, rng: np.random.Generator, setting
         padded.paste(alpha, (margin, margin))
         alpha = padded.filter(ImageFilter.GaussianBlur(settings.feather))
         rgb = np.pad(rgb, ((margin, margin), (margin, margin), (0, 0)), mode="edge")
-    if settings.jitter > 0:
-        brightness, contrast, saturation = 1.0 + settings.jitter * rng.uniform(-1, 1, 3)
-        grey = rgb.mean(axis=-1, keepdims=True)
-        rgb = grey + saturation * (rgb - grey)
-        rgb = (rgb - rgb.mean()) * contrast + rgb.mean() * brightness
-    return rgb, np.asarray(alpha, np.float32) / 255.0, flipped
+    return colour_jitter(rgb, settings.jitter, rng), np.asarray(alpha, np.float32) / 255.0, flipped
 
 
 def _position(width: int, height: int, size: int, rng: np.random.Generator, placement: str

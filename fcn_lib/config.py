@@ -46,19 +46,28 @@ class Profile:
     dropout: float = 0.0
     # Optimisation. The loss reduction says what the learning rates mean (see fcn_lib.train).
     loss_reduction: str = "mean"
+    optimizer: str = "adam"
     batch_size: int = 8
     momentum: float = 0.9
-    weight_decay: float = 0.0005
+    weight_decay: float = 0.0
     lr_drop_factor: float = 0.1
-    iterations_32s: int = 2000
-    lr_32s: float = 0.02
-    lr_drop_32s: int = 1500
-    iterations_16s: int = 1000
-    lr_16s: float = 0.01
+    iterations_32s: int = 1000
+    lr_32s: float = 0.001
+    lr_drop_32s: int = 0
+    iterations_16s: int = 600
+    lr_16s: float = 0.0005
     lr_drop_16s: int = 0
-    iterations_8s: int = 1000
-    lr_8s: float = 0.01
+    iterations_8s: int = 600
+    lr_8s: float = 0.0005
     lr_drop_8s: int = 0
+    # Sneakers on scenes: the last stage, and its control trained on scenes from the backbone.
+    iterations_bg: int = 3000
+    lr_bg: float = 0.001
+    lr_drop_bg: int = 0
+    placement: str = "uniform"
+    max_sneakers: int = 2
+    procedural_scenes: int = 300
+    composites_val: int = 200
     val_every: int = 250
     device: str = "auto"
 

@@ -8,6 +8,7 @@ handled once.
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from fcn_lib.atomic import atomic_write_bytes
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 MIN_SIDE = 16
@@ -93,3 +96,10 @@ def load_photo(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> Photo:
         rgb = rgba[..., :3] * weight + 255.0 * (1.0 - weight)
         return Photo(np.round(rgb).astype(np.uint8), alpha, path)
     return Photo(np.asarray(image.convert("RGB")).copy(), None, path)
+
+
+def write_png(path: str | os.PathLike, pixels: np.ndarray) -> Path:
+    """Save uint8 pixels (H×W grey, H×W×3 RGB or H×W×4 RGBA) as a PNG, atomically."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, format="PNG")
+    return atomic_write_bytes(path, buffer.getvalue())

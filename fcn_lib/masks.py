@@ -16,18 +16,15 @@ Two methods, side by side, because the difference is the lesson of notebook 01:
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from scipy import ndimage
 
-from fcn_lib.atomic import atomic_write_bytes
-from fcn_lib.images import BadImage, Photo, load_photo
+from fcn_lib.images import BadImage, Photo, load_photo, write_png
 
 METHODS = ("seed", "robust")
 
@@ -209,6 +206,4 @@ def mask_files(files: Iterable[str | os.PathLike], method: str = "robust") -> It
 
 def write_mask(path: str | os.PathLike, mask: np.ndarray) -> Path:
     """Save a mask as a 0/255 PNG, atomically (a crash never leaves a truncated mask)."""
-    buffer = io.BytesIO()
-    Image.fromarray(np.asarray(mask, bool).astype(np.uint8) * 255).save(buffer, format="PNG")
-    return atomic_write_bytes(path, buffer.getvalue())
+    return write_png(path, np.asarray(mask, bool).astype(np.uint8) * 255)

@@ -29,11 +29,14 @@ import torch.nn.functional as F
 from fcn_lib import catalog as catalogs
 from fcn_lib import data, models, paths
 from fcn_lib.atomic import atomic_write_bytes
+from fcn_lib.compose import PasteSettings
 from fcn_lib.config import Profile, code_version, seed_everything
-from fcn_lib.metrics import confusion_matrix, segmentation_scores
+from fcn_lib.metrics import SplitScores
+from fcn_lib.scenes import procedural_scenes, scenes_for
 
 CHECKPOINT_FORMAT = 1
 REDUCTIONS = ("sum", "mean")
+OPTIMIZERS = ("sgd", "adam")
 
 
 @dataclass(frozen=True)
@@ -43,14 +46,19 @@ class Stage:
     name: str
     arch: str
     key: str  # the profile's suffix for this stage's settings: iterations_<key>, lr_<key>, ...
-    previous: str | None
+    previous: str | None  # the stage whose weights it starts from; None: the profile's backbone
     notebook: str
+    data: str = "white"  # "white": catalogue photos; "scenes": sneakers pasted onto scenes
 
 
 STAGES = {
     "fcn32s_white": Stage("fcn32s_white", "fcn32s", "32s", None, "03_fcn32s"),
     "fcn16s_white": Stage("fcn16s_white", "fcn16s", "16s", "fcn32s_white", "04_fcn16s"),
     "fcn8s_white": Stage("fcn8s_white", "fcn8s", "8s", "fcn16s_white", "05_fcn8s"),
+    "fcn8s_background": Stage("fcn8s_background", "fcn8s", "bg", "fcn8s_white", "06_backgrounds", "scenes"),
+    # The control: the same network and budget on scenes, from the backbone instead of the white stages.
+    "fcn8s_background_scratch": Stage("fcn8s_background_scratch", "fcn8s", "bg", None, "06_backgrounds",
+                                      "scenes"),
 }
 
 
@@ -98,6 +106,7 @@ class Schedule:
     momentum: float
     weight_decay: float
     reduction: str
+    optimizer: str = "sgd"
 
     def learning_rate(self, step: int) -> float:
         return self.lr * (self.drop_factor if 0 < self.lr_drop <= step else 1.0)
@@ -107,7 +116,8 @@ def schedule_for(profile: Profile, stage: Stage) -> Schedule:
     return Schedule(
         iterations=getattr(profile, f"iterations_{stage.key}"), lr=getattr(profile, f"lr_{stage.key}"),
         lr_drop=getattr(profile, f"lr_drop_{stage.key}"), drop_factor=profile.lr_drop_factor,
-        momentum=profile.momentum, weight_decay=profile.weight_decay, reduction=profile.loss_reduction)
+        momentum=profile.momentum, weight_decay=profile.weight_decay, reduction=profile.loss_reduction,
+        optimizer=profile.optimizer)
 
 
 def parameter_groups(model: torch.nn.Module, lr: float, weight_decay: float) -> list[dict]:
@@ -120,9 +130,15 @@ def parameter_groups(model: torch.nn.Module, lr: float, weight_decay: float) -> 
             {"params": biases, "lr": 2 * lr, "lr_mult": 2.0, "weight_decay": 0.0}]
 
 
-def make_optimizer(model: torch.nn.Module, schedule: Schedule) -> torch.optim.SGD:
-    return torch.optim.SGD(parameter_groups(model, schedule.lr, schedule.weight_decay), lr=schedule.lr,
-                           momentum=schedule.momentum)
+def make_optimizer(model: torch.nn.Module, schedule: Schedule) -> torch.optim.Optimizer:
+    """The reference's SGD, or Adam (``momentum`` is then its first beta). Adam's steps do not depend on
+    the gradient's scale, so for Adam the loss reduction does not change what a learning rate means."""
+    groups = parameter_groups(model, schedule.lr, schedule.weight_decay)
+    if schedule.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=schedule.lr, momentum=schedule.momentum)
+    if schedule.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=schedule.lr, betas=(schedule.momentum, 0.999))
+    raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {schedule.optimizer!r}")
 
 
 def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
@@ -182,32 +198,63 @@ def checkpoint_path(profile: Profile, stage: str) -> Path:
 # Data and evaluation
 
 
-def white_datasets(profile: Profile) -> tuple[data.WhiteBackgroundDataset, data.WhiteBackgroundDataset]:
-    """Training (augmented, keyed by step) and validation (fixed) sets of catalogue photos on white."""
+def _catalog_split(profile: Profile):
     folder = catalogs.prepare_catalog(profile.sneakers, profile.catalog_count, profile.catalog_size,
                                       profile.seed, profile.mask_method)
     catalog = catalogs.load_catalog(folder)
-    train_items, val_items = data.split_indices(len(catalog), profile.val_fraction, profile.seed)
+    return catalog, *data.split_indices(len(catalog), profile.val_fraction, profile.seed)
+
+
+def white_datasets(profile: Profile) -> tuple[data.WhiteBackgroundDataset, data.WhiteBackgroundDataset]:
+    """Training (augmented, keyed by step) and validation (fixed) sets of catalogue photos on white."""
+    catalog, train_items, val_items = _catalog_split(profile)
     return (data.WhiteBackgroundDataset(catalog, train_items, augment=True, size=profile.image_size,
                                         seed=profile.seed),
             data.WhiteBackgroundDataset(catalog, val_items, size=profile.image_size))
 
 
+def scene_datasets(profile: Profile) -> tuple[data.CompositeDataset, data.CompositeDataset]:
+    """Training sneakers on training scenes (a new composite every step), with ``procedural_scenes``
+    random clutter scenes mixed in, and a fixed validation set of ``composites_val`` validation sneakers
+    on validation photographs: nothing is shared between the two."""
+    catalog, train_items, val_items = _catalog_split(profile)
+    settings = PasteSettings(placement=profile.placement, max_sneakers=profile.max_sneakers)
+
+    def composites(items, split: str, length: int, seed: int) -> data.CompositeDataset:
+        scenes = data.load_scenes(scenes_for(profile.backgrounds, split, profile.val_fraction),
+                                  profile.image_size)
+        if split == "train" and profile.procedural_scenes:
+            clutter = procedural_scenes(profile.procedural_scenes, 2 * profile.image_size, profile.seed)
+            # Real photos keep half the draws however few they are (the list holds references).
+            scenes = scenes * max(1, len(clutter) // len(scenes)) + clutter
+        return data.CompositeDataset(data.catalog_cutouts(catalog, items), scenes, length,
+                                     profile.image_size, seed, settings)
+
+    return (composites(train_items, "train", len(train_items), profile.seed),
+            composites(val_items, "val", profile.composites_val, profile.seed + 1))
+
+
+def stage_datasets(profile: Profile, stage: Stage):
+    return white_datasets(profile) if stage.data == "white" else scene_datasets(profile)
+
+
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, loader, device: torch.device) -> dict[str, float]:
-    """Mean per-pixel loss and the confusion-matrix scores over a whole loader."""
+    """Mean per-pixel loss, the confusion-matrix scores and the boundary F-score over a whole loader."""
     was_training = model.training
     model.eval()
-    matrix = torch.zeros(2, 2, dtype=torch.long, device=device)
+    scores = SplitScores()
     loss, pixels = torch.zeros((), device=device), 0
     for images, masks in loader:
         images, masks = images.to(device), masks.to(device)
         logits = model(images)
         loss += segmentation_loss(logits, masks, "sum")
         pixels += masks.numel()
-        matrix += confusion_matrix(logits.argmax(1), masks, 2)
+        for prediction, truth in zip(logits.argmax(1).bool().cpu().numpy(), masks.bool().cpu().numpy(),
+                                     strict=True):
+            scores.add(prediction, truth)
     model.train(was_training)
-    return {"loss": float(loss) / max(pixels, 1), **segmentation_scores(matrix)}
+    return {"loss": float(loss) / max(pixels, 1), **scores.result()}
 
 
 def validation_examples(profile: Profile, count: int = 6) -> tuple[torch.Tensor, torch.Tensor]:
@@ -253,7 +300,8 @@ def _restore_rng(state: dict) -> None:
 
 
 def initial_model(profile: Profile, stage: Stage, init: str | os.PathLike | None) -> models.FCN:
-    """A fresh FCN-32s on the profile's backbone, or the stage's network grown from the previous one."""
+    """A fresh network on the profile's backbone, or the previous stage's network, grown if the stage
+    adds a skip."""
     if stage.previous is None:
         return models.build(stage.arch, layout=profile.layout, width=profile.width,
                             backbone_weights=profile.backbone_weights, dropout=profile.dropout)
@@ -264,9 +312,12 @@ def initial_model(profile: Profile, stage: Stage, init: str | os.PathLike | None
             f"{STAGES[stage.previous].notebook} (or `fcn-sneakers train --profile {profile.profile} "
             f"--stage {stage.previous}`) first")
     previous = STAGES[stage.previous]
-    record = load_checkpoint(source, stage=previous.name, arch=previous.arch)
+    parent = model_from_checkpoint(load_checkpoint(source, stage=previous.name, arch=previous.arch),
+                                   dropout=profile.dropout)
+    if previous.arch == stage.arch:  # the same network carries on, on new data
+        return parent
     grow = {"fcn16s": models.FCN16s.from_fcn32s, "fcn8s": models.FCN8s.from_fcn16s}[stage.arch]
-    return grow(model_from_checkpoint(record), dropout=profile.dropout)
+    return grow(parent, dropout=profile.dropout)
 
 
 def train_stage(profile: Profile, stage_name: str, init: str | os.PathLike | None = None,
@@ -292,7 +343,7 @@ def train_stage(profile: Profile, stage_name: str, init: str | os.PathLike | Non
         step, history, elapsed = 0, {"train": [], "val": []}, 0.0
     if step >= schedule.iterations:
         return path
-    train_set, val_set = white_datasets(profile)
+    train_set, val_set = stage_datasets(profile, stage)
     val_loader = data.evaluation_loader(val_set, 2 * profile.batch_size, profile.num_workers)
     batches = data.training_loader(train_set, profile.batch_size, step, schedule.iterations,
                                    profile.num_workers)

@@ -42,10 +42,11 @@ def grid(images, titles=None, columns: int = 6, tile: float = 1.9, suptitle: str
     return figure
 
 
-def training_curves(histories: dict[str, dict], metric: str = "sneaker_iou"):
-    """Training loss and a validation score against step, one line per stage; returns the figure.
+def training_curves(histories: dict[str, dict], metric: str = "sneaker_iou", sequential: bool = True):
+    """Training loss and a validation score against step, one line per run; returns the figure.
 
-    Steps continue from one stage to the next, so staged training reads as one run.
+    ``sequential``: each run's steps continue from the previous run's, so staged training reads as one
+    run; otherwise all runs start at step 0, for comparing runs side by side.
     """
     figure, (loss_axis, score_axis) = plt.subplots(1, 2, figsize=(10, 3.4))
     offset = 0
@@ -54,7 +55,7 @@ def training_curves(histories: dict[str, dict], metric: str = "sneaker_iou"):
         loss_axis.plot(steps, [row["loss"] for row in history["train"]], label=name)
         val_steps = [offset + row["step"] for row in history["val"]]
         score_axis.plot(val_steps, [row[metric] for row in history["val"]], marker="o", label=name)
-        offset = steps[-1] if steps else offset
+        offset = steps[-1] if steps and sequential else offset
     loss_axis.set(xlabel="step", ylabel="training loss", yscale="log")
     score_axis.set(xlabel="step", ylabel=f"validation {metric.replace('_', ' ')}")
     for axis in (loss_axis, score_axis):

@@ -30,7 +30,7 @@
 # | profile | training | time on 2 CPU cores |
 # |---|---|---|
 # | `smoke` | 3 steps | seconds |
-# | `cpu` | 1,000 steps | about a minute |
+# | `cpu` | 600 steps | under a minute |
 # | `full` | 20,000 steps at 224 px | a GPU |
 
 # %% tags=["parameters"]
@@ -40,8 +40,8 @@ layout = "aligned"
 width = 0.125
 loss_reduction = "mean"
 batch_size = 8
-iterations_16s = 1000
-lr_16s = 0.01
+iterations_16s = 600
+lr_16s = 0.0005
 
 # %%
 import matplotlib.pyplot as plt

@@ -26,7 +26,7 @@
 # | profile | training | time on 2 CPU cores |
 # |---|---|---|
 # | `smoke` | 3 steps | seconds |
-# | `cpu` | 1,000 steps | about a minute |
+# | `cpu` | 600 steps | under a minute |
 # | `full` | 20,000 steps at 224 px | a GPU |
 
 # %% tags=["parameters"]
@@ -36,8 +36,8 @@ layout = "aligned"
 width = 0.125
 loss_reduction = "mean"
 batch_size = 8
-iterations_8s = 1000
-lr_8s = 0.01
+iterations_8s = 600
+lr_8s = 0.0005
 
 # %%
 import matplotlib.pyplot as plt

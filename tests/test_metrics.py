@@ -46,3 +46,35 @@ def test_a_class_absent_everywhere_is_left_out_of_the_means():
 
     scores = segmentation_scores(np.array([[5, 0], [0, 0]]))
     assert scores["mean_iu"] == 1.0 and scores["sneaker_iou"] == 1.0
+
+
+def _dot(row, col, shape=(8, 8)):
+    mask = np.zeros(shape, bool)
+    mask[row, col] = True
+    return mask
+
+
+def test_boundary_f_counts_outline_pixels_within_the_tolerance():
+    from fcn_lib.metrics import boundary_f_score, boundary_matches
+
+    assert boundary_matches(_dot(0, 0), _dot(0, 3), tolerance=2) == (0, 1, 0, 1)
+    assert boundary_f_score(boundary_matches(_dot(0, 0), _dot(0, 3), tolerance=3)) == 1.0
+    square = np.zeros((10, 10), bool)
+    square[2:8, 2:8] = True  # a 6x6 square: 20 outline pixels, 16 interior
+    assert boundary_matches(square, square) == (20, 20, 20, 20)
+    assert boundary_f_score((0, 0, 0, 0)) == 1.0 and boundary_f_score((0, 0, 0, 5)) == 0.0
+    half = boundary_f_score((10, 20, 20, 20))  # precision 1/2, recall 1
+    assert half == pytest.approx(2 * 0.5 * 1 / 1.5)
+
+
+def test_split_scores_are_plain_python_numbers():
+    """Checkpoints are loaded with weights_only=True, which refuses NumPy scalars in the history."""
+    from fcn_lib.metrics import SplitScores
+
+    scores = SplitScores()
+    truth = np.zeros((6, 6), bool)
+    truth[1:5, 1:5] = True
+    prediction = np.zeros((6, 6), bool)
+    prediction[1:5, 2:5] = True
+    scores.add(prediction, truth)
+    assert all(type(value) in (int, float) for value in scores.result().values())

@@ -1,0 +1,55 @@
+"""Check that a built book opens from disk: every local link and image resolves, none is root-absolute.
+
+Run by `make test` on the smoke build: python tests/check_html.py build/smoke/_build/html
+"""
+
+from __future__ import annotations
+
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name in ("href", "src") and value:
+                self.links.append(value)
+
+
+def pages(root: Path) -> list[Path]:
+    """The book's pages (the theme's template snippets under ``_static`` are not pages)."""
+    return sorted(p for p in root.rglob("*.html") if "_static" not in p.relative_to(root).parts)
+
+
+def broken_links(root: Path) -> list[str]:
+    """``page: link`` for every local link that does not resolve to a file under ``root``."""
+    problems = []
+    for page in pages(root):
+        parser = _Links()
+        parser.feed(page.read_text(encoding="utf-8"))
+        for link in parser.links:
+            parts = urlsplit(link)
+            if parts.scheme or parts.netloc or link.startswith(("#", "mailto:", "data:", "javascript:")):
+                continue
+            if link.startswith("/"):
+                problems.append(f"{page.relative_to(root)}: root-absolute link {link}")
+                continue
+            target = (page.parent / unquote(parts.path)).resolve()
+            if parts.path and not target.exists():
+                problems.append(f"{page.relative_to(root)}: missing {link}")
+    return problems
+
+
+if __name__ == "__main__":
+    root = Path(sys.argv[1])
+    problems = broken_links(root)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    print(f"{len(pages(root))} pages checked, {len(problems)} broken local links")
+    sys.exit(1 if problems or not root.is_dir() else 0)
