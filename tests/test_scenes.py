@@ -62,3 +62,12 @@ def test_bad_settings_are_errors(tmp_path):
         scenes.scenes_for(str(tmp_path / "nowhere"), "train")
     with pytest.raises(FileNotFoundError, match="no photos"):
         scenes.scenes_for(str(tmp_path), "train")
+
+
+def test_procedural_scenes_are_deterministic_and_varied():
+    first = scenes.procedural_scenes(4, 48, seed=3)
+    again = scenes.procedural_scenes(4, 48, seed=3)
+    assert all(a.shape == (48, 48, 3) and a.dtype == np.uint8 for a in first)
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+    assert len({a.tobytes() for a in first}) == 4
+    assert not np.array_equal(first[0], scenes.procedural_scenes(1, 48, seed=4)[0])

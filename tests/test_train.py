@@ -140,3 +140,32 @@ def test_bad_checkpoints_are_named(tmp_path):
         train.load_checkpoint(tmp_path / "missing.pt")
     with pytest.raises(ValueError, match="unknown stage"):
         train.train_stage(_profile(), "fcn4s_white")
+
+
+def test_scene_stages_continue_from_white_or_start_from_the_backbone(artifacts):
+    profile = _profile(iterations_bg=2, composites_val=4)
+    with pytest.raises(FileNotFoundError, match="run notebook 05_fcn8s"):
+        train.train_stage(profile, "fcn8s_background", progress=False)
+    scratch = train.load_checkpoint(train.train_stage(profile, "fcn8s_background_scratch", progress=False))
+    assert scratch["step"] == 2 and "boundary_f" in scratch["history"]["val"][-1]
+    for stage in ("fcn32s_white", "fcn16s_white", "fcn8s_white"):
+        train.train_stage(profile, stage, progress=False)
+    white = train.load_checkpoint(train.checkpoint_path(profile, "fcn8s_white"))
+    model = train.initial_model(profile, train.STAGES["fcn8s_background"], None)
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in white["state_dict"].items())
+
+
+def test_scene_training_and_validation_share_no_sneaker_or_scene(cache):
+    training, validation = train.scene_datasets(_profile(composites_val=4))
+    assert not {c.name for c in training.cutouts} & {c.name for c in validation.cutouts}
+    real_validation = {a.tobytes() for a in validation.scenes}
+    assert not any(a.tobytes() in real_validation for a in training.scenes)
+    assert len(training.scenes) > len(validation.scenes)  # procedural clutter joins the training photos
+
+
+def test_optimizer_choice(tmp_path):
+    model = models.FCN32s(width=1 / 32)
+    adam = train.make_optimizer(model, train.Schedule(1, 1e-3, 0, 1.0, 0.9, 0.0, "mean", "adam"))
+    assert isinstance(adam, torch.optim.Adam) and adam.param_groups[1]["lr"] == 2e-3
+    with pytest.raises(ValueError, match="optimizer"):
+        train.make_optimizer(model, train.Schedule(1, 1e-3, 0, 1.0, 0.9, 0.0, "mean", "lbfgs"))
