@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import numpy as np
 
@@ -91,6 +92,11 @@ def _peak_memory_mb(job) -> float:
     _training_step_seconds(model, optimizer, images, masks, 1)
     if device.startswith("cuda"):
         return torch.cuda.max_memory_allocated() / 2**20
+    # VmHWM is this process's own peak; ru_maxrss would also count the parent's size at fork time.
+    status = Path("/proc/self/status")
+    if status.exists():
+        peak = next(line for line in status.read_text().splitlines() if line.startswith("VmHWM:"))
+        return int(peak.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -112,9 +112,10 @@ def colour_jitter(rgb: np.ndarray, strength: float, rng: np.random.Generator) ->
     if strength <= 0:
         return rgb
     brightness, contrast, saturation = 1.0 + strength * rng.uniform(-1, 1, 3)
-    grey = rgb.mean(axis=-1, keepdims=True)
-    rgb = grey + saturation * (rgb - grey)
-    return (rgb - rgb.mean()) * contrast + rgb.mean() * brightness
+    # saturation: grey + s*(rgb - grey); then contrast about the mean and brightness, as one affine map
+    grey = rgb @ np.full(3, 1 / 3, np.float32)  # a matrix product: much faster than mean(axis=-1)
+    offset = contrast * (1 - saturation) * grey + float(rgb.mean()) * (brightness - contrast)
+    return np.float32(contrast * saturation) * rgb + offset[..., None].astype(np.float32)
 
 
 def styled_sneaker(cutout: Cutout, width: int, rng: np.random.Generator, settings: PasteSettings

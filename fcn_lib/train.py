@@ -278,6 +278,12 @@ def predict(model: torch.nn.Module, images: torch.Tensor, device: torch.device |
     return masks
 
 
+def predict_dataset(model: torch.nn.Module, dataset, batch_size: int = 32) -> np.ndarray:
+    """Masks (bool, N×H×W) for every fixed item of a dataset, in order."""
+    masks = [predict(model, images) for images, _ in data.evaluation_loader(dataset, batch_size)]
+    return torch.cat(masks).numpy()
+
+
 def resolve_device(name: str = "auto") -> torch.device:
     return torch.device("cuda" if name == "auto" and torch.cuda.is_available() else
                         "cpu" if name == "auto" else name)

@@ -47,7 +47,6 @@ max_sneakers = 2
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from IPython.display import Markdown
 
 import fcn_lib as fl
@@ -115,10 +114,7 @@ plt.show()
 # %%
 model = fl.train.model_from_checkpoint(background).to(device)
 examples = [validation.composite(i) for i in range(len(validation))]
-images = torch.stack([validation[i][0] for i in range(len(validation))])
-predictions = torch.cat(
-    [fl.train.predict(model, images[i : i + 32]) for i in range(0, len(images), 32)]
-).numpy()
+predictions = fl.train.predict_dataset(model, validation)
 per_image = np.array(
     [
         fl.metrics.binary_iou(p, label)

@@ -37,7 +37,6 @@ import json
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from IPython.display import Markdown
 from myst_nb import glue
 
@@ -92,6 +91,9 @@ Markdown(
 )
 
 # %%
+(figures / "scores.json").write_text(
+    json.dumps({f"{n} / {s}": v for (n, s), v in scores.items()}, indent=1)
+)
 for key, value in {
     "iou_white_32s": scores["FCN-32s", "white"]["sneaker_iou"],
     "iou_white_8s": scores["FCN-8s", "white"]["sneaker_iou"],
@@ -102,9 +104,6 @@ for key, value in {
     "iou_scenes_final": scores["FCN-8s scenes", "scenes"]["sneaker_iou"],
 }.items():
     glue(key, f"{value:.3f}", display=False)
-(figures / "scores.json").write_text(
-    json.dumps({f"{n} / {s}": v for (n, s), v in scores.items()}, indent=1)
-)
 
 # %% [markdown]
 # On white backgrounds the sneaker IoU rises from {glue:text}`iou_white_32s` (FCN-32s) to
@@ -135,10 +134,7 @@ plt.show()
 # %%
 final = networks["FCN-8s scenes"]
 composites = [scene_val.composite(i) for i in range(len(scene_val))]
-tensors = torch.stack([scene_val[i][0] for i in range(len(scene_val))])
-predicted = torch.cat(
-    [fl.train.predict(final, tensors[i : i + 32]) for i in range(0, len(tensors), 32)]
-).numpy()
+predicted = fl.train.predict_dataset(final, scene_val)
 ious = np.array(
     [
         fl.metrics.binary_iou(p, label) if label.any() else np.nan
@@ -183,7 +179,7 @@ if not mask.any():  # an untrained network (the smoke profile) finds nothing to 
     mask = composites[order[-1]][1]
 cutout = fl.compose.make_cutout(photo, mask, "found")
 other = np.asarray(
-    fl.data.load_scenes(fl.scenes.scenes_for(config.backgrounds, "val"), 256)[0]
+    fl.data.load_scenes(fl.scenes.scenes_for(config.backgrounds, "val"), 256)[-1]
 )
 canvas = fl.compose.scene_crop(
     other, 256, np.random.default_rng(1), fl.compose.PasteSettings(flip=0.0)
@@ -195,9 +191,8 @@ sneaker, alpha, _ = fl.compose.styled_sneaker(
     fl.compose.PasteSettings(flip=0.0, jitter=0.0),
 )
 fl.compose.paste(canvas, np.zeros((256, 256), bool), sneaker, alpha, x=70, y=140)
-checker = (np.indices(photo.shape[:2]).sum(0) // 8 % 2 * 60 + 160)[..., None].repeat(
-    3, -1
-)
+rows, cols = np.indices(photo.shape[:2]) // 8
+checker = ((rows + cols) % 2 * 60 + 160)[..., None].repeat(3, -1)
 transparent = np.where(mask[..., None], photo, checker).astype(np.uint8)
 
 # %% mystnb={"figure": {"caption": "A photo, the network's mask, the cut-out on a transparent background, and the sneaker pasted onto another picture.", "name": "fig-results-tool"}}

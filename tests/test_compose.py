@@ -102,3 +102,13 @@ def test_seed_recipe_and_bad_settings():
         compose.PasteSettings(placement="ceiling")
     with pytest.raises(ValueError, match="scale"):
         compose.PasteSettings(scale=(0.5, 0.2))
+
+
+def test_colour_jitter_is_saturation_then_contrast_then_brightness():
+    rgb = np.random.default_rng(0).uniform(0, 255, (20, 30, 3)).astype(np.float32)
+    brightness, contrast, saturation = 1.0 + 0.3 * np.random.default_rng(5).uniform(-1, 1, 3)
+    grey = rgb.mean(axis=-1, keepdims=True)
+    saturated = grey + saturation * (rgb - grey)
+    expected = (saturated - saturated.mean()) * contrast + saturated.mean() * brightness
+    assert np.allclose(compose.colour_jitter(rgb, 0.3, np.random.default_rng(5)), expected, atol=1e-3)
+    assert compose.colour_jitter(rgb, 0.0, np.random.default_rng(5)) is rgb

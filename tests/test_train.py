@@ -169,3 +169,11 @@ def test_optimizer_choice(tmp_path):
     assert isinstance(adam, torch.optim.Adam) and adam.param_groups[1]["lr"] == 2e-3
     with pytest.raises(ValueError, match="optimizer"):
         train.make_optimizer(model, train.Schedule(1, 1e-3, 0, 1.0, 0.9, 0.0, "mean", "lbfgs"))
+
+
+def test_predict_dataset_gives_one_mask_per_item_in_order(cache):
+    _, validation = train.scene_datasets(_profile(composites_val=5))
+    model = models.FCN8s(width=1 / 32).eval()
+    masks = train.predict_dataset(model, validation, batch_size=2)
+    assert masks.shape == (5, 32, 32) and masks.dtype == bool
+    assert (masks[3] == train.predict(model, validation[3][0][None])[0].numpy()).all()
