@@ -224,4 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except (FileNotFoundError, ValueError) as error:  # a wrong path or setting: the message, no traceback
+        print(f"error: {error}", file=sys.stderr)
+        return 2

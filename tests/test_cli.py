@@ -64,3 +64,10 @@ def test_bench_model_compares_layouts_in_one_run(capsys):
     figures = json.loads(capsys.readouterr().out)
     assert set(figures["layouts"]) == {"aligned", "caffe"}
     assert figures["aligned_over_caffe"] > 0 and figures["layouts"]["caffe"]["peak_memory_mb"] > 0
+
+
+def test_a_missing_folder_or_profile_is_a_message_and_exit_code_2(tmp_path, capsys):
+    assert main(["masks", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")]) == 2
+    assert "nowhere: no such folder" in capsys.readouterr().err
+    assert main(["train", "--profile", "no-such-profile", "--stage", "fcn32s_white"]) == 2
+    assert "available:" in capsys.readouterr().err
