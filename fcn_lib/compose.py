@@ -107,6 +107,17 @@ def scene_crop(scene: np.ndarray, size: int, rng: np.random.Generator, settings:
     return colour_jitter(np.asarray(crop, np.float32), settings.scene_jitter, rng)
 
 
+def rotate_hue(rgb: np.ndarray, degrees: float) -> np.ndarray:
+    """Turn every colour by ``degrees`` about the grey axis of RGB space (float RGB): hues shift,
+    greys (the white of a catalogue photo) stay exactly as they are. One 3×3 matrix, so it is cheap,
+    unlike a round trip through HSV."""
+    theta = np.deg2rad(degrees)
+    axis = np.full(3, 1 / np.sqrt(3))
+    cross = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    rotation = np.cos(theta) * np.eye(3) + (1 - np.cos(theta)) * np.outer(axis, axis) + np.sin(theta) * cross
+    return rgb @ rotation.T.astype(np.float32)
+
+
 def colour_jitter(rgb: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:
     """Random brightness, contrast and saturation changes of up to ``strength`` (float RGB)."""
     if strength <= 0:

@@ -112,3 +112,11 @@ def test_colour_jitter_is_saturation_then_contrast_then_brightness():
     expected = (saturated - saturated.mean()) * contrast + saturated.mean() * brightness
     assert np.allclose(compose.colour_jitter(rgb, 0.3, np.random.default_rng(5)), expected, atol=1e-3)
     assert compose.colour_jitter(rgb, 0.0, np.random.default_rng(5)) is rgb
+
+
+def test_hue_rotation_keeps_greys_and_turns_primaries_into_each_other():
+    greys = np.array([[0, 0, 0], [128, 128, 128], [255, 255, 255]], np.float32)
+    assert np.allclose(compose.rotate_hue(greys, 37.0), greys, atol=1e-3)
+    primaries = np.eye(3, dtype=np.float32) * 200  # red, green, blue
+    assert np.allclose(compose.rotate_hue(primaries, 120.0), np.roll(primaries, 1, axis=1), atol=1e-3)
+    assert np.allclose(compose.rotate_hue(primaries, 360.0), primaries, atol=1e-3)

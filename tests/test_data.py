@@ -86,3 +86,27 @@ def test_white_dataset_resizes_image_and_mask_together(small_catalog):
     assert set(mask.unique().tolist()) == {0, 1}
     shrunk = small_catalog.masks[0][1::7, 1::7].mean()  # a rough downsample of the full mask
     assert abs(mask.float().mean().item() - shrunk) < 0.05
+
+
+def test_white_augmentation_without_changes_returns_the_photo_or_its_mirror(small_catalog):
+    unchanged = data.WhiteAugmentation(degrees=0, translate=0, scale=(1, 1), colour=0, hue_degrees=0)
+    image, mask = small_catalog.images[0], small_catalog.masks[0]
+    outcomes = set()
+    for seed in range(8):
+        rgb, label = unchanged(image, mask, np.random.default_rng(seed))
+        mirrored = not np.array_equal(label, mask)
+        reference_image, reference_mask = (image[:, ::-1], mask[:, ::-1]) if mirrored else (image, mask)
+        assert np.array_equal(label, reference_mask)
+        assert np.abs(rgb - reference_image).max() <= 1
+        outcomes.add(mirrored)
+    assert outcomes == {True, False}
+
+
+def test_white_augmentation_fills_uncovered_paper_with_white_and_no_sneaker():
+    image = np.zeros((64, 64, 3), np.uint8)  # all sneaker: whatever is uncovered must come out white
+    mask = np.ones((64, 64), bool)
+    shifted = data.WhiteAugmentation(degrees=0, translate=0.25, scale=(0.7, 0.7), colour=0, hue_degrees=0)
+    rgb, label = shifted(image, mask, np.random.default_rng(0))
+    assert (~label).sum() > 0.3 * label.size
+    assert np.all(rgb[~label].mean(-1) > 120)
+    assert np.mean(rgb[label] < 60) > 0.97  # bilinear edges aside, the dark photo stays under its mask
