@@ -70,6 +70,10 @@ class Profile:
     composites_val: int = 200
     val_every: int = 250
     device: str = "auto"
+    # GPU speed (fcn_lib.acceleration): "bf16" autocast or plain "fp32", NHWC tensors, torch.compile.
+    amp: str = "fp32"
+    channels_last: bool = False
+    compile: bool = False
 
     def replace(self, **changes) -> Profile:
         """A copy with some settings changed, checked like a file's settings."""

@@ -13,6 +13,7 @@ from pathlib import Path
 
 ROOT_ENV = "FCN_SNEAKERS_ROOT"
 CACHE_ENV = "FCN_SNEAKERS_CACHE"
+ARTIFACTS_ENV = "FCN_SNEAKERS_ARTIFACTS"
 _MARKERS = ("_config.yml", "notebooks")
 
 
@@ -70,8 +71,10 @@ def cache_dir() -> Path:
 
 
 def artifacts_dir(profile: str) -> Path:
-    """Checkpoints, metrics, histories and figures of one profile, kept apart from other profiles."""
-    return repo_root() / "artifacts" / profile
+    """Checkpoints, metrics, histories and figures of one profile, kept apart from other profiles.
+    ``FCN_SNEAKERS_ARTIFACTS`` moves them (to a larger disk, or to a scratch folder in tests)."""
+    override = os.environ.get(ARTIFACTS_ENV)
+    return (Path(override).expanduser() if override else repo_root() / "artifacts") / profile
 
 
 def figures_dir(profile: str) -> Path:

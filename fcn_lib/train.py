@@ -26,8 +26,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from fcn_lib import acceleration, data, distributed, models, paths
 from fcn_lib import catalog as catalogs
-from fcn_lib import data, models, paths
 from fcn_lib.atomic import atomic_write_bytes
 from fcn_lib.compose import PasteSettings
 from fcn_lib.config import Profile, code_version, seed_everything
@@ -146,9 +146,19 @@ def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
         group["lr"] = lr * group["lr_mult"]
 
 
-def segmentation_loss(logits: torch.Tensor, target: torch.Tensor, reduction: str) -> torch.Tensor:
-    """Per-pixel cross-entropy, summed or averaged over every pixel of the batch."""
-    return F.cross_entropy(logits.float(), target, reduction=reduction)
+def segmentation_loss(logits: torch.Tensor, target: torch.Tensor, reduction: str, pixels: int | None = None
+                      ) -> torch.Tensor:
+    """Per-pixel cross-entropy, summed or averaged over every pixel of the batch, in float32 whatever
+    the logits' precision (a summed loss overflows float16).
+
+    ``pixels`` is the whole batch's pixel count when this process holds only its share of the batch
+    (under ``torchrun``): a mean then divides by all of them, so the shares' losses add up to the
+    batch's.
+    """
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"loss reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    total = F.cross_entropy(logits.float(), target, reduction="sum")
+    return total if reduction == "sum" else total / (pixels or target.numel())
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -239,21 +249,32 @@ def stage_datasets(profile: Profile, stage: Stage):
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, loader, device: torch.device) -> dict[str, float]:
-    """Mean per-pixel loss, the confusion-matrix scores and the boundary F-score over a whole loader."""
+def evaluate(model: torch.nn.Module, loader, device: torch.device, amp: str = "fp32",
+             world: distributed.World = distributed.ALONE) -> dict[str, float]:
+    """Mean per-pixel loss, the confusion-matrix scores and the boundary F-score over a whole loader
+    (under ``torchrun``: over every process's shard of it, summed)."""
     was_training = model.training
     model.eval()
     scores = SplitScores()
-    loss, pixels = torch.zeros((), device=device), 0
+    loss, pixels = torch.zeros((), dtype=torch.float64, device=device), 0
     for images, masks in loader:
         images, masks = images.to(device), masks.to(device)
-        logits = model(images)
+        with acceleration.autocast(device, amp):
+            logits = model(images)
         loss += segmentation_loss(logits, masks, "sum")
         pixels += masks.numel()
         for prediction, truth in zip(logits.argmax(1).bool().cpu().numpy(), masks.bool().cpu().numpy(),
                                      strict=True):
             scores.add(prediction, truth)
     model.train(was_training)
+    if world.active:
+        counts = torch.cat([scores.matrix.flatten(), torch.from_numpy(scores.outline),
+                            torch.tensor([scores.images, pixels])]).to(device)
+        world.sum(counts)
+        world.sum(loss)
+        counts = counts.cpu()
+        scores.matrix, scores.outline = counts[:4].view(2, 2), counts[4:8].numpy()
+        scores.images, pixels = int(counts[8]), int(counts[9])
     return {"loss": float(loss) / max(pixels, 1), **scores.result()}
 
 
@@ -326,34 +347,99 @@ def initial_model(profile: Profile, stage: Stage, init: str | os.PathLike | None
     return grow(parent, dropout=profile.dropout)
 
 
+@dataclass(frozen=True)
+class StepSettings:
+    """What a training step needs besides the network and the batch."""
+
+    amp: str = "fp32"
+    reduction: str = "mean"
+    pixels: int | None = None  # the whole batch's pixels, when this process holds a share of it
+    world_size: int = 1
+
+
+def batch_loss(network: torch.nn.Module, images: torch.Tensor, masks: torch.Tensor, settings: StepSettings
+               ) -> torch.Tensor:
+    with acceleration.autocast(images.device, settings.amp):
+        logits = network(images)
+    return segmentation_loss(logits, masks, settings.reduction, settings.pixels)
+
+
+def training_step(network: torch.nn.Module, optimizer: torch.optim.Optimizer, images: torch.Tensor,
+                  masks: torch.Tensor, lr: float, settings: StepSettings) -> torch.Tensor:
+    """One optimisation step. Returns the loss still on the device: reading it would make the host
+    wait for the GPU, so the loop only reads the sum of many, once per log line."""
+    set_learning_rate(optimizer, lr)
+    loss = batch_loss(network, images, masks, settings)
+    optimizer.zero_grad(set_to_none=True)
+    # DDP averages the processes' gradients; scaling by their number makes it the batch's sum.
+    (loss * settings.world_size).backward()
+    optimizer.step()
+    return loss.detach()
+
+
+def _distributed_seed(profile: Profile, world: distributed.World, step: int) -> None:
+    """Under ``torchrun`` every process draws its own dropout masks, from (seed, rank, first step)."""
+    if world.active:
+        torch.manual_seed(int(np.random.SeedSequence([profile.seed, world.rank, step]).generate_state(1)[0]))
+
+
 def train_stage(profile: Profile, stage_name: str, init: str | os.PathLike | None = None,
                 resume: bool = False, progress: bool = True) -> Path:
-    """Train one stage to ``artifacts/<profile>/<stage>.pt`` (history beside it) and return the path."""
+    """Train one stage to ``artifacts/<profile>/<stage>.pt`` (history beside it) and return the path.
+
+    Under ``torchrun`` each process trains on its share of every batch; only the first writes.
+    """
     from tqdm import tqdm
 
     if stage_name not in STAGES:
         raise ValueError(f"unknown stage {stage_name!r}; choose one of {', '.join(STAGES)}")
     stage, schedule = STAGES[stage_name], schedule_for(profile, STAGES[stage_name])
     path, device = checkpoint_path(profile, stage_name), resolve_device(profile.device)
+    world = distributed.join(device.type)
+    device = distributed.device_of(world, device)
+    acceleration.configure_backends(device)
     seed_everything(profile.seed)
     if resume and path.is_file():
         record = load_checkpoint(path, stage=stage.name, arch=stage.arch)
-        model = model_from_checkpoint(record, dropout=profile.dropout).to(device)
-        optimizer = make_optimizer(model, schedule)
-        optimizer.load_state_dict(record["optimizer"])
+        model = model_from_checkpoint(record, dropout=profile.dropout)
+        optimizer_state = record["optimizer"]
         _restore_rng(record["rng"])
         step, history, elapsed = record["step"], record["history"], record["elapsed_s"]
     else:
-        model = initial_model(profile, stage, init).to(device)
-        optimizer = make_optimizer(model, schedule)
-        step, history, elapsed = 0, {"train": [], "val": []}, 0.0
+        model = initial_model(profile, stage, init)
+        optimizer_state, step, history, elapsed = None, 0, {"train": [], "val": []}, 0.0
     if step >= schedule.iterations:
         return path
+    _distributed_seed(profile, world, step)
+    model = model.to(device, memory_format=acceleration.memory_format(profile.channels_last))
+    optimizer = make_optimizer(model, schedule)
+    if optimizer_state is not None:
+        optimizer.load_state_dict(optimizer_state)
     train_set, val_set = stage_datasets(profile, stage)
-    val_loader = data.evaluation_loader(val_set, 2 * profile.batch_size, profile.num_workers)
+    val_loader = data.evaluation_loader(val_set, 2 * profile.batch_size, profile.num_workers,
+                                        shard=(world.rank, world.size))
     batches = data.training_loader(train_set, profile.batch_size, step, schedule.iterations,
-                                   profile.num_workers)
+                                   profile.num_workers, slots=world.share(profile.batch_size))
+    batch_pixels = pixels_per_batch(profile.batch_size, profile.image_size)
     log_every = max(1, schedule.iterations // 200)
+    # What trains: the network, shared across processes by DDP, maybe compiled. What is saved and
+    # evaluated: the plain network underneath (`model`).
+    trained = model
+    if world.active:
+        trained = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    settings = StepSettings(profile.amp, schedule.reduction, batch_pixels, world.size)
+
+    def to_device(images, masks):
+        return (acceleration.to_device(images, device, profile.channels_last),
+                acceleration.to_device(masks, device, profile.channels_last))
+
+    if profile.compile:
+        probe_batch = to_device(*next(iter(data.training_loader(
+            train_set, profile.batch_size, step, step + 1, slots=world.share(profile.batch_size)))))
+        trained, _ = acceleration.compile_or_eager(
+            trained, lambda net: batch_loss(net, *probe_batch, settings).backward())
 
     def diverged(where: str) -> TrainingDiverged:
         return TrainingDiverged(
@@ -363,34 +449,33 @@ def train_stage(profile: Profile, stage_name: str, init: str | os.PathLike | Non
     def checkpoint(complete: bool) -> None:
         if not all(torch.isfinite(p).all() for p in model.parameters()):
             raise diverged("the weights became non-finite")
-        save_checkpoint(path, {
-            "format": CHECKPOINT_FORMAT, "stage": stage.name, "model": model.describe(),
-            "state_dict": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-            "schedule": vars(schedule), "rng": resume_rng, "history": history,
-            "elapsed_s": elapsed, "complete": complete, "profile": profile.to_dict(),
-            "code_version": code_version(), "device": str(device)})
-        (path.parent / f"{stage.name}.history.json").write_text(json.dumps(history, indent=1))
+        if world.is_main:
+            save_checkpoint(path, {
+                "format": CHECKPOINT_FORMAT, "stage": stage.name, "model": model.describe(),
+                "state_dict": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                "schedule": vars(schedule), "rng": resume_rng, "history": history,
+                "elapsed_s": elapsed, "complete": complete, "profile": profile.to_dict(),
+                "code_version": code_version(), "device": str(device), "world_size": world.size})
+            (path.parent / f"{stage.name}.history.json").write_text(json.dumps(history, indent=1))
+        world.barrier()
 
     model.train()
     resume_rng = _rng_state()  # what a resumed run restores to continue exactly after `step`
     window_loss, window_steps, started = torch.zeros((), device=device), 0, time.perf_counter()
-    bar = tqdm(total=schedule.iterations, initial=step, desc=stage.name, unit="step", disable=not progress)
+    bar = tqdm(total=schedule.iterations, initial=step, desc=stage.name, unit="step",
+               disable=not (progress and world.is_main))
     try:
         for images, masks in batches:
-            images, masks = images.to(device, non_blocking=True), masks.to(device, non_blocking=True)
-            set_learning_rate(optimizer, schedule.learning_rate(step))
-            loss = segmentation_loss(model(images), masks, schedule.reduction)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            images, masks = to_device(images, masks)
+            window_loss += training_step(trained, optimizer, images, masks, schedule.learning_rate(step),
+                                         settings)  # no host sync: the GPU runs ahead until the log line
             step += 1
             resume_rng = _rng_state()
-            window_loss += loss.detach()
             window_steps += 1
             bar.update(1)
             if step % log_every == 0 or step == schedule.iterations:
                 seconds = time.perf_counter() - started
-                mean_loss = float(window_loss) / window_steps  # one host sync per log line, not per step
+                mean_loss = float(world.sum(window_loss)) / window_steps  # one host sync per log line
                 if not math.isfinite(mean_loss):
                     raise diverged(f"the loss became {mean_loss}")
                 elapsed += seconds
@@ -400,11 +485,13 @@ def train_stage(profile: Profile, stage_name: str, init: str | os.PathLike | Non
                 bar.set_postfix(loss=f"{mean_loss:.4g}", img_s=f"{history['train'][-1]['images_per_s']:.0f}")
                 window_loss, window_steps, started = torch.zeros((), device=device), 0, time.perf_counter()
             if step % profile.val_every == 0 or step == schedule.iterations:
-                history["val"].append({"step": step, **evaluate(model, val_loader, device)})
+                scores = evaluate(model, val_loader, device, profile.amp, world)
+                history["val"].append({"step": step, **scores})
                 checkpoint(complete=step == schedule.iterations)
     except KeyboardInterrupt:
         checkpoint(complete=False)
-        print(f"\ninterrupted: saved step {step} to {path}; continue with resume=True (--resume)")
+        if world.is_main:
+            print(f"\ninterrupted: saved step {step} to {path}; continue with resume=True (--resume)")
         raise
     finally:
         bar.close()

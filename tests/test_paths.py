@@ -29,3 +29,10 @@ def test_cache_can_be_moved_by_environment(monkeypatch, tmp_path):
     assert paths.cache_dir() == paths.repo_root() / "data" / "cache"
     monkeypatch.setenv(paths.CACHE_ENV, str(tmp_path))
     assert paths.cache_dir() == tmp_path
+
+
+def test_artifacts_can_be_moved_by_environment(monkeypatch, tmp_path):
+    monkeypatch.delenv(paths.ARTIFACTS_ENV, raising=False)
+    assert paths.figures_dir("cpu") == paths.repo_root() / "artifacts" / "cpu" / "figures"
+    monkeypatch.setenv(paths.ARTIFACTS_ENV, str(tmp_path))
+    assert paths.figures_dir("cpu") == tmp_path / "cpu" / "figures"

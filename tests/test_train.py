@@ -103,11 +103,11 @@ def test_an_interrupted_run_resumes_to_the_same_weights(artifacts, monkeypatch):
     calls = {"n": 0}
     original = train.segmentation_loss
 
-    def interrupt_at_fifth_step(logits, masks, reduction):
+    def interrupt_at_fifth_step(logits, masks, reduction, pixels=None):
         calls["n"] += reduction == "mean"  # training steps; validation sums
         if calls["n"] == 5:
             raise KeyboardInterrupt
-        return original(logits, masks, reduction)
+        return original(logits, masks, reduction, pixels)
 
     monkeypatch.setattr(train, "segmentation_loss", interrupt_at_fifth_step)
     with pytest.raises(KeyboardInterrupt):
@@ -177,3 +177,23 @@ def test_predict_dataset_gives_one_mask_per_item_in_order(cache):
     masks = train.predict_dataset(model, validation, batch_size=2)
     assert masks.shape == (5, 32, 32) and masks.dtype == bool
     assert (masks[3] == train.predict(model, validation[3][0][None])[0].numpy()).all()
+
+
+def test_the_gpu_settings_train_on_the_cpu_too(artifacts, monkeypatch):
+    """bf16 autocast, channels_last and torch.compile (with the quick `eager` backend) make a run that
+    learns and saves plain weights that load into a plain network."""
+    compiled = []
+    real_compile = torch.compile
+
+    def quick_compile(model, backend="inductor"):
+        compiled.append(backend)
+        return real_compile(model, backend="eager")
+
+    monkeypatch.setattr(torch, "compile", quick_compile)
+    profile = _profile(iterations_32s=6, val_every=3, amp="bf16", channels_last=True, compile=True)
+    record = train.load_checkpoint(train.train_stage(profile, "fcn32s_white", progress=False))
+    assert compiled == ["inductor"] and record["complete"]
+    model = train.model_from_checkpoint(record)  # no `_orig_mod.` or `module.` prefixes
+    assert all(torch.isfinite(t).all() for t in model.state_dict().values())
+    losses = [entry["loss"] for entry in record["history"]["train"]]
+    assert losses[-1] < losses[0]

@@ -1,0 +1,72 @@
+"""What makes a training step fast on a GPU, and changes nothing on the CPU unless asked for.
+
+* **bf16 autocast.** Convolutions run in bfloat16 on the tensor cores; the loss is taken from float32
+  logits (``fcn_lib.train.segmentation_loss``), because the reference's loss is a *sum* over every
+  pixel of a batch (15 × 224 × 224 ≈ 750,000 terms) and that exceeds float16's largest number, 65,504.
+  bfloat16 keeps float32's range, so no loss scaling is needed either.
+* **channels_last.** cuDNN's fastest convolutions want NHWC tensors; the weights and each batch are
+  stored that way, the model's code is unchanged.
+* **torch.compile**, optional: fuses the elementwise work (ReLU, dropout, the skip additions) into the
+  convolutions' neighbours. When it cannot compile here (no compiler, an unsupported platform) the run
+  warns and goes on without it instead of failing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Callable
+
+import torch
+
+AMP_MODES = ("fp32", "bf16")
+
+
+def autocast(device: torch.device, amp: str) -> contextlib.AbstractContextManager:
+    """The mixed-precision context for ``amp`` (``fp32``: a context that changes nothing)."""
+    if amp not in AMP_MODES:
+        raise ValueError(f"amp must be one of {AMP_MODES}, got {amp!r}")
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp == "bf16")
+
+
+def configure_backends(device: torch.device) -> None:
+    """On a GPU: let cuDNN pick the fastest convolution for our fixed image size, and let float32
+    matrix work use TF32 tensor cores. On the CPU nothing changes."""
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+
+def memory_format(channels_last: bool) -> torch.memory_format:
+    return torch.channels_last if channels_last else torch.contiguous_format
+
+
+def to_device(batch: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
+    """Move a batch without waiting for the copy (pinned memory makes it asynchronous); images (4-D)
+    take the model's memory format, masks stay as they are."""
+    if batch.dim() == 4:
+        return batch.to(device, non_blocking=True, memory_format=memory_format(channels_last))
+    return batch.to(device, non_blocking=True)
+
+
+def compile_or_eager(model: torch.nn.Module, probe: Callable[[torch.nn.Module], None],
+                     backend: str = "inductor") -> tuple[torch.nn.Module, bool]:
+    """``torch.compile(model)``, tried at once with ``probe`` (a forward and backward on a real batch)
+    because compilation happens on first use; on failure a warning and the model as it was.
+
+    The probe leaves no trace: random-number generators are restored and gradients cleared.
+    """
+    compiled = torch.compile(model, backend=backend)
+    devices = [p.device for p in model.parameters() if p.is_cuda][:1]
+    try:
+        with torch.random.fork_rng(devices=devices):
+            probe(compiled)
+    except Exception as error:  # any compiler failure means: train eagerly
+        warnings.warn(f"torch.compile ({backend}) failed, training without it: "
+                      f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}",
+                      RuntimeWarning, stacklevel=2)
+        return model, False
+    finally:
+        model.zero_grad(set_to_none=True)
+    return compiled, True

@@ -1,0 +1,45 @@
+"""The GPU path itself; skipped where there is no GPU (CI), run by .ci/gpu-check on a lent one."""
+
+import pytest
+import torch
+
+from fcn_lib import acceleration, models, train
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_a_training_step_never_makes_the_host_wait(optimizer):
+    """Everything the loop does per step, with PyTorch raising on any device-to-host synchronisation."""
+    device = torch.device("cuda")
+    model = models.FCN8s(width=0.25).to(device, memory_format=torch.channels_last)
+    schedule = train.Schedule(10, 1e-3, 0, 1.0, 0.9, 5e-4, "sum", optimizer)
+    optim = train.make_optimizer(model, schedule)
+    settings = train.StepSettings("bf16", "sum", None, 1)
+    images = torch.randn(4, 3, 96, 96).pin_memory()
+    masks = torch.randint(0, 2, (4, 96, 96)).pin_memory()
+    total = torch.zeros((), device=device)
+    train.training_step(model, optim, *(t.to(device) for t in (images, masks)), 1e-3, settings)  # warm-up
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for _ in range(3):
+            batch = [acceleration.to_device(t, device, channels_last=True) for t in (images, masks)]
+            total += train.training_step(model, optim, *batch, schedule.learning_rate(0), settings)
+            train._rng_state()
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert torch.isfinite(total).item()
+
+
+def test_bf16_on_the_gpu_matches_fp32_closely():
+    torch.manual_seed(0)
+    model = models.FCN8s(width=0.25).cuda()
+    for parameter in model.parameters():
+        if parameter.requires_grad and parameter.abs().sum() == 0:
+            parameter.data.normal_(0, 0.1)
+    images = torch.randn(2, 3, 96, 96, device="cuda")
+    with acceleration.autocast(images.device, "bf16"):
+        fast = model(images.contiguous(memory_format=torch.channels_last))
+    exact = model(images)
+    assert (fast.float() - exact).norm() / exact.norm() < 3e-2
