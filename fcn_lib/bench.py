@@ -133,3 +133,111 @@ def bench_model(arch: str = "fcn8s", layouts=("aligned", "caffe"), size: int = 2
         result["aligned_over_caffe"] = round(result["layouts"]["aligned"]["images_per_s"]
                                              / result["layouts"]["caffe"]["images_per_s"], 2)
     return result
+
+
+def _train_setup(arch, layout, size, batch, width, amp, channels_last, compile, device):
+    """A network, the reference's SGD, a fixed random batch on ``device`` and a function that does one
+    training step; the step's FLOPs are counted once, eagerly."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from fcn_lib import acceleration, models, train
+
+    model = models.build(arch, layout=layout, width=width)
+    model = model.to(device, memory_format=acceleration.memory_format(channels_last))
+    schedule = train.Schedule(10**9, 1e-10, 0, 1.0, 0.99, 5e-4, "sum")
+    optimizer = train.make_optimizer(model, schedule)
+    generator = torch.Generator().manual_seed(0)
+    images = acceleration.to_device(torch.randn(batch, 3, size, size, generator=generator), device,
+                                    channels_last)
+    masks = torch.randint(0, 2, (batch, size, size), generator=generator).to(device)
+
+    def loss_of(network):
+        with acceleration.autocast(device, amp):
+            logits = network(images)
+        return train.segmentation_loss(logits, masks, "sum")
+
+    with FlopCounterMode(display=False) as counter:
+        loss_of(model).backward()
+    model.zero_grad(set_to_none=True)
+    network, compiled = (acceleration.compile_or_eager(model, lambda net: loss_of(net).backward())
+                         if compile else (model, False))
+
+    def step():
+        loss = loss_of(network)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return step, counter.get_total_flops(), compiled
+
+
+def bench_train(arch: str = "fcn8s", layouts=("aligned",), amps=("bf16",), size: int = 224, batch: int = 15,
+                width: float = 1.0, channels_last: bool = True, compile: bool = False, device: str = "auto",
+                steps: int = 10, rounds: int = 3) -> dict:
+    """Training images per second, step time and FLOP rate of every (layout, amp) pair, the pairs
+    alternating round by round in one process so that all see the same machine; the first pair is the
+    reference of the ``speedup`` column."""
+    import torch
+
+    from fcn_lib import acceleration
+    from fcn_lib.train import resolve_device
+
+    device = resolve_device(device)
+    acceleration.configure_backends(device)
+    synchronise = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    setups = {(layout, amp): _train_setup(arch, layout, size, batch, width, amp, channels_last, compile,
+                                          device) for layout in layouts for amp in amps}
+    seconds = {pair: [] for pair in setups}
+    for step, _, _ in setups.values():  # warm-up: cuDNN's algorithm search, allocator growth
+        for _ in range(3):
+            step()
+    for _ in range(rounds):
+        for pair, (step, _, _) in setups.items():
+            synchronise()
+            start = time.perf_counter()
+            for _ in range(steps):
+                step()
+            synchronise()
+            seconds[pair].append((time.perf_counter() - start) / steps)
+    result = {"benchmark": "train", "arch": arch, "size": size, "batch": batch, "width": width,
+              "channels_last": channels_last, "device": torch.cuda.get_device_name(device)
+              if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)",
+              "torch": torch.__version__, "runs": []}
+    reference = None
+    for (layout, amp), (_, flops, compiled) in setups.items():
+        median = sorted(seconds[(layout, amp)])[len(seconds[(layout, amp)]) // 2]
+        reference = reference or median
+        result["runs"].append({
+            "layout": layout, "amp": amp, "compiled": compiled, "images_per_s": round(batch / median, 2),
+            "step_s": round(median, 5), "gflop_per_image": round(flops / batch / 1e9, 3),
+            "tflop_per_s": round(flops / median / 1e12, 2), "speedup": round(reference / median, 2)})
+    return result
+
+
+def bench_loader(profile_name: str = "full", stage: str = "fcn8s_background", steps: int = 100,
+                 num_workers: int | None = None, device: str = "auto") -> dict:
+    """Training batches per second that the profile's data path delivers to the device (workers,
+    pinned memory and the copy included), without any network: what the GPU must not wait for."""
+    import torch
+
+    from fcn_lib import acceleration, config, data, train
+
+    profile = config.load_profile(profile_name)
+    workers = profile.num_workers if num_workers is None else num_workers
+    device = train.resolve_device(device)
+    train_set, _ = train.stage_datasets(profile, train.STAGES[stage])
+    loader = data.training_loader(train_set, profile.batch_size, 0, steps + 1, workers)
+    batches = iter(loader)
+    next(batches)  # workers started and first batches made
+    start = time.perf_counter()
+    for images, masks in batches:
+        acceleration.to_device(images, device, profile.channels_last)
+        acceleration.to_device(masks, device, profile.channels_last)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    return {"benchmark": "loader", "profile": profile.profile, "stage": stage, "workers": workers,
+            "batch": profile.batch_size, "size": profile.image_size, "steps": steps,
+            "images_per_s": round(steps * profile.batch_size / seconds, 1),
+            "steps_per_s": round(steps / seconds, 2)}

@@ -67,9 +67,15 @@ def _bench(args) -> int:
         result = bench.bench_composite(args.size, args.count or 2000, args.workers or 1)
     elif args.target == "catalog":
         result = bench.bench_catalog(args.size, args.count or 4500, args.workers)
+    elif args.target == "train":
+        result = bench.bench_train(args.arch, (args.layout or "aligned").split(","), args.amp.split(","),
+                                   args.size, args.batch or 15, args.width, args.channels_last,
+                                   args.compile, args.device, args.steps, args.rounds)
+    elif args.target == "loader":
+        result = bench.bench_loader(args.profile, args.stage, args.steps, args.workers, args.device)
     else:
-        result = bench.bench_model(args.arch, args.layout.split(","), args.size, args.batch, args.width,
-                                   args.device, args.rounds)
+        result = bench.bench_model(args.arch, (args.layout or "aligned,caffe").split(","), args.size,
+                                   args.batch or 1, args.width, args.device, args.rounds)
     print(json.dumps(result))
     return 0
 
@@ -184,13 +190,24 @@ def build_parser() -> argparse.ArgumentParser:
     masks.set_defaults(handler=_masks)
 
     bench = commands.add_parser("bench", help="measure speed; prints JSON")
-    bench.add_argument("target", choices=["composite", "catalog", "model"])
+    bench.add_argument("target", choices=["composite", "catalog", "model", "train", "loader"],
+                       help="composite, catalog: data making; model: aligned vs caffe layout; train: a "
+                            "training step with the GPU settings; loader: the data path alone")
     bench.add_argument("--size", type=int, default=224)
     bench.add_argument("--count", type=int, default=None, help="images to make (per worker)")
     bench.add_argument("--workers", type=int, default=None)
     bench.add_argument("--arch", choices=["fcn32s", "fcn16s", "fcn8s"], default="fcn8s")
-    bench.add_argument("--layout", default="aligned,caffe", help="one layout, or several alternating")
-    bench.add_argument("--batch", type=int, default=1)
+    bench.add_argument("--layout", default=None,
+                       help="one layout, or several alternating (default: aligned,caffe for model, "
+                            "aligned for train)")
+    bench.add_argument("--batch", type=int, default=None, help="default: 1 for model, 15 for train")
+    bench.add_argument("--amp", default="bf16", help="train: bf16, fp32, or both alternating (bf16,fp32)")
+    bench.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True,
+                       help="train: NHWC tensors (default on)")
+    bench.add_argument("--compile", action="store_true", help="train: torch.compile the network")
+    bench.add_argument("--steps", type=int, default=10, help="train: steps per round; loader: batches")
+    bench.add_argument("--profile", default="full", help="loader: the profile whose data path to measure")
+    bench.add_argument("--stage", default="fcn8s_background", help="loader: the stage whose data to make")
     bench.add_argument("--width", type=float, default=1.0)
     bench.add_argument("--device", default="auto")
     bench.add_argument("--rounds", type=int, default=3, help="alternating rounds per layout")

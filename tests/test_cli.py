@@ -71,3 +71,23 @@ def test_a_missing_folder_or_profile_is_a_message_and_exit_code_2(tmp_path, caps
     assert "nowhere: no such folder" in capsys.readouterr().err
     assert main(["train", "--profile", "no-such-profile", "--stage", "fcn32s_white"]) == 2
     assert "available:" in capsys.readouterr().err
+
+
+def test_bench_train_measures_every_precision_and_layout_side_by_side(capsys):
+    assert main(["bench", "train", "--size", "64", "--batch", "2", "--width", "0.0625", "--amp", "bf16,fp32",
+                 "--layout", "aligned,caffe", "--steps", "1", "--rounds", "1", "--device", "cpu"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    runs = {(run["layout"], run["amp"]): run for run in figures["runs"]}
+    assert set(runs) == {("aligned", "bf16"), ("aligned", "fp32"), ("caffe", "bf16"), ("caffe", "fp32")}
+    assert runs[("aligned", "bf16")]["speedup"] == 1.0 and figures["runs"][0]["amp"] == "bf16"
+    for layout in ("aligned", "caffe"):  # precision changes the speed, not the work
+        assert runs[(layout, "bf16")]["gflop_per_image"] == runs[(layout, "fp32")]["gflop_per_image"] > 0
+    # the caffe layout's 100-pixel padding makes far more work than the image has
+    assert runs[("caffe", "fp32")]["gflop_per_image"] > 2 * runs[("aligned", "fp32")]["gflop_per_image"]
+
+
+def test_bench_loader_measures_the_data_path_alone(cache, capsys):
+    assert main(["bench", "loader", "--profile", "smoke", "--stage", "fcn8s_background", "--steps", "3",
+                 "--workers", "0", "--device", "cpu"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["steps"] == 3 and figures["images_per_s"] > 0 and figures["workers"] == 0
