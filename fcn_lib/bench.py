@@ -241,3 +241,43 @@ def bench_loader(profile_name: str = "full", stage: str = "fcn8s_background", st
             "batch": profile.batch_size, "size": profile.image_size, "steps": steps,
             "images_per_s": round(steps * profile.batch_size / seconds, 1),
             "steps_per_s": round(steps / seconds, 2)}
+
+
+def bench_schedule(profile_name: str = "full", fraction: float = 0.1,
+                   stages=("fcn32s_white", "fcn16s_white", "fcn8s_white", "fcn8s_background"),
+                   **overrides) -> dict:
+    """Run every stage of a profile for ``fraction`` of its iterations (learning-rate drops alike) and
+    project the full schedule's time: setup as measured, training steps at their measured rate, and
+    as many validations as the full run makes at their measured duration."""
+    import statistics
+
+    from fcn_lib import config, train
+
+    profile = config.load_profile(profile_name, **overrides)
+    changes = {"profile": f"{profile.profile}-{fraction:g}"}
+    for key in {train.STAGES[name].key for name in stages}:
+        changes[f"iterations_{key}"] = max(1, round(getattr(profile, f"iterations_{key}") * fraction))
+        changes[f"lr_drop_{key}"] = round(getattr(profile, f"lr_drop_{key}") * fraction)
+    shortened = profile.replace(**changes)
+    report = {"benchmark": "schedule", "profile": profile.profile, "fraction": fraction,
+              "overrides": overrides, "stages": []}
+    for name in stages:
+        start = time.perf_counter()
+        record = train.load_checkpoint(train.train_stage(shortened, name, progress=False))
+        wall = time.perf_counter() - start
+        history, steps = record["history"], record["step"]
+        rate = statistics.median(entry["images_per_s"] for entry in history["train"])
+        validation = [entry["seconds"] for entry in history["val"]]
+        setup = wall - steps * shortened.batch_size / rate - sum(validation)
+        full_steps = getattr(profile, f"iterations_{train.STAGES[name].key}")
+        full_validations = -(-full_steps // profile.val_every)  # every val_every steps, and at the end
+        report["stages"].append({
+            "stage": name, "steps": steps, "wall_s": round(wall, 1), "images_per_s": round(rate, 1),
+            "validation_s": round(statistics.mean(validation), 2),
+            "sneaker_iou": round(history["val"][-1]["sneaker_iou"], 4),
+            "boundary_f": round(history["val"][-1]["boundary_f"], 4),
+            "projected_full_s": round(setup + full_steps * profile.batch_size / rate
+                                      + full_validations * statistics.mean(validation), 1)})
+    report["wall_s"] = round(sum(stage["wall_s"] for stage in report["stages"]), 1)
+    report["projected_full_s"] = round(sum(stage["projected_full_s"] for stage in report["stages"]), 1)
+    return report

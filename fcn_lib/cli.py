@@ -71,6 +71,11 @@ def _bench(args) -> int:
         result = bench.bench_train(args.arch, (args.layout or "aligned").split(","), args.amp.split(","),
                                    args.size, args.batch or 15, args.width, args.channels_last,
                                    args.compile, args.device, args.steps, args.rounds)
+    elif args.target == "schedule":
+        overrides = {"backbone_weights": args.backbone} if args.backbone else {}
+        if args.compile_off:
+            overrides["compile"] = False
+        result = bench.bench_schedule(args.profile, args.fraction, **overrides)
     elif args.target == "loader":
         result = bench.bench_loader(args.profile, args.stage, args.steps, args.workers, args.device)
     else:
@@ -190,9 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     masks.set_defaults(handler=_masks)
 
     bench = commands.add_parser("bench", help="measure speed; prints JSON")
-    bench.add_argument("target", choices=["composite", "catalog", "model", "train", "loader"],
+    bench.add_argument("target", choices=["composite", "catalog", "model", "train", "loader", "schedule"],
                        help="composite, catalog: data making; model: aligned vs caffe layout; train: a "
-                            "training step with the GPU settings; loader: the data path alone")
+                            "training step with the GPU settings; loader: the data path alone; "
+                            "schedule: a profile's stages shortened, and the full schedule's projected time")
     bench.add_argument("--size", type=int, default=224)
     bench.add_argument("--count", type=int, default=None, help="images to make (per worker)")
     bench.add_argument("--workers", type=int, default=None)
@@ -208,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--steps", type=int, default=10, help="train: steps per round; loader: batches")
     bench.add_argument("--profile", default="full", help="loader: the profile whose data path to measure")
     bench.add_argument("--stage", default="fcn8s_background", help="loader: the stage whose data to make")
+    bench.add_argument("--fraction", type=float, default=0.1, help="schedule: share of each stage's steps")
+    bench.add_argument("--backbone", default=None, help="schedule: override backbone_weights (e.g. none)")
+    bench.add_argument("--compile-off", action="store_true", help="schedule: train without torch.compile")
     bench.add_argument("--width", type=float, default=1.0)
     bench.add_argument("--device", default="auto")
     bench.add_argument("--rounds", type=int, default=3, help="alternating rounds per layout")

@@ -485,8 +485,9 @@ def train_stage(profile: Profile, stage_name: str, init: str | os.PathLike | Non
                 bar.set_postfix(loss=f"{mean_loss:.4g}", img_s=f"{history['train'][-1]['images_per_s']:.0f}")
                 window_loss, window_steps, started = torch.zeros((), device=device), 0, time.perf_counter()
             if step % profile.val_every == 0 or step == schedule.iterations:
+                evaluated = time.perf_counter()
                 scores = evaluate(model, val_loader, device, profile.amp, world)
-                history["val"].append({"step": step, **scores})
+                history["val"].append({"step": step, **scores, "seconds": time.perf_counter() - evaluated})
                 checkpoint(complete=step == schedule.iterations)
     except KeyboardInterrupt:
         checkpoint(complete=False)

@@ -5,6 +5,7 @@ import sys
 import numpy as np
 from PIL import Image
 
+from fcn_lib import config, paths
 from fcn_lib.cli import main
 
 
@@ -91,3 +92,15 @@ def test_bench_loader_measures_the_data_path_alone(cache, capsys):
                  "--workers", "0", "--device", "cpu"]) == 0
     figures = json.loads(capsys.readouterr().out)
     assert figures["steps"] == 3 and figures["images_per_s"] > 0 and figures["workers"] == 0
+
+
+def test_bench_schedule_shortens_every_stage_and_projects_the_whole(cache, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(paths.ARTIFACTS_ENV, str(tmp_path / "artifacts"))
+    assert main(["bench", "schedule", "--profile", "smoke", "--fraction", "0.5", "--compile-off"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    smoke = config.load_profile("smoke")
+    assert [stage["stage"] for stage in report["stages"]] == ["fcn32s_white", "fcn16s_white", "fcn8s_white",
+                                                              "fcn8s_background"]
+    assert report["stages"][0]["steps"] == round(smoke.iterations_32s * 0.5)
+    assert (tmp_path / "artifacts" / "smoke-0.5" / "fcn8s_background.pt").is_file()
+    assert report["projected_full_s"] > report["wall_s"]  # the other half of the steps is still to come
