@@ -132,13 +132,26 @@ def parameter_groups(model: torch.nn.Module, lr: float, weight_decay: float) -> 
 
 def make_optimizer(model: torch.nn.Module, schedule: Schedule) -> torch.optim.Optimizer:
     """The reference's SGD, or Adam (``momentum`` is then its first beta). Adam's steps do not depend on
-    the gradient's scale, so for Adam the loss reduction does not change what a learning rate means."""
+    the gradient's scale, so for Adam the loss reduction does not change what a learning rate means.
+    Build it after moving the network to its device: on a GPU the update is fused."""
     groups = parameter_groups(model, schedule.lr, schedule.weight_decay)
+    # On a GPU one fused kernel updates all 134 M parameters, instead of a pass per operation.
+    fused = all(p.is_cuda for group in groups for p in group["params"]) or None
     if schedule.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=schedule.lr, momentum=schedule.momentum)
+        return torch.optim.SGD(groups, lr=schedule.lr, momentum=schedule.momentum, fused=fused)
     if schedule.optimizer == "adam":
-        return torch.optim.Adam(groups, lr=schedule.lr, betas=(schedule.momentum, 0.999))
+        return torch.optim.Adam(groups, lr=schedule.lr, betas=(schedule.momentum, 0.999), fused=fused)
     raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {schedule.optimizer!r}")
+
+
+def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict) -> None:
+    """Continue an optimiser from a checkpoint that may come from another device: the saved groups
+    also carry their update kernel (a GPU's fused one would fail on the CPU), so this device's is kept."""
+    kernels = [{key: group[key] for key in ("fused", "foreach") if key in group}
+               for group in optimizer.param_groups]
+    optimizer.load_state_dict(state)
+    for group, kernel in zip(optimizer.param_groups, kernels, strict=True):
+        group.update(kernel)
 
 
 def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
@@ -414,7 +427,7 @@ def train_stage(profile: Profile, stage_name: str, init: str | os.PathLike | Non
     model = model.to(device, memory_format=acceleration.memory_format(profile.channels_last))
     optimizer = make_optimizer(model, schedule)
     if optimizer_state is not None:
-        optimizer.load_state_dict(optimizer_state)
+        load_optimizer_state(optimizer, optimizer_state)
     train_set, val_set = stage_datasets(profile, stage)
     val_loader = data.evaluation_loader(val_set, 2 * profile.batch_size, profile.num_workers,
                                         shard=(world.rank, world.size))

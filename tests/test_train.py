@@ -197,3 +197,17 @@ def test_the_gpu_settings_train_on_the_cpu_too(artifacts, monkeypatch):
     assert all(torch.isfinite(t).all() for t in model.state_dict().values())
     losses = [entry["loss"] for entry in record["history"]["train"]]
     assert losses[-1] < losses[0]
+
+
+@pytest.mark.parametrize("kind", train.OPTIMIZERS)
+def test_an_optimiser_saved_on_a_gpu_continues_on_the_cpu(kind):
+    model = models.FCN32s(width=1 / 32)
+    schedule = train.Schedule(5, 1e-3, 0, 1.0, 0.9, 5e-4, "mean", kind)
+    saved = train.make_optimizer(model, schedule).state_dict()
+    for group in saved["param_groups"]:  # what a checkpoint written on a GPU holds
+        group.update(fused=True, foreach=None)
+    optimizer = train.make_optimizer(model, schedule)
+    train.load_optimizer_state(optimizer, saved)
+    assert all(not group["fused"] for group in optimizer.param_groups)
+    model(torch.randn(1, 3, 32, 32)).sum().backward()
+    optimizer.step()
