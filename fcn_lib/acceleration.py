@@ -19,14 +19,32 @@ from collections.abc import Callable
 
 import torch
 
-AMP_MODES = ("fp32", "bf16")
+AMP_MODES = ("fp32", "bf16", "auto")
+
+
+def bf16_is_native(device: torch.device) -> bool:
+    """Whether ``device`` computes in bfloat16 in hardware (a recent GPU; a CPU with AVX512-BF16 or AMX),
+    where it is faster; elsewhere it would be emulated, and slower than float32."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a build without oneDNN
+        return False
+
+
+def resolve_amp(amp: str, device: torch.device) -> str:
+    """``fp32`` or ``bf16``; ``auto`` picks bf16 where the hardware has it."""
+    if amp not in AMP_MODES:
+        raise ValueError(f"amp must be one of {AMP_MODES}, got {amp!r}")
+    if amp == "auto":
+        return "bf16" if bf16_is_native(device) else "fp32"
+    return amp
 
 
 def autocast(device: torch.device, amp: str) -> contextlib.AbstractContextManager:
     """The mixed-precision context for ``amp`` (``fp32``: a context that changes nothing)."""
-    if amp not in AMP_MODES:
-        raise ValueError(f"amp must be one of {AMP_MODES}, got {amp!r}")
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp == "bf16")
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=resolve_amp(amp, device) == "bf16")
 
 
 def configure_backends(device: torch.device) -> None:

@@ -442,7 +442,8 @@ def train_stage(profile: Profile, stage_name: str, init: str | os.PathLike | Non
         trained = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
 
-    settings = StepSettings(profile.amp, schedule.reduction, batch_pixels, world.size)
+    amp = acceleration.resolve_amp(profile.amp, device)
+    settings = StepSettings(amp, schedule.reduction, batch_pixels, world.size)
 
     def to_device(images, masks):
         return (acceleration.to_device(images, device, profile.channels_last),
@@ -468,7 +469,8 @@ def train_stage(profile: Profile, stage_name: str, init: str | os.PathLike | Non
                 "state_dict": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
                 "schedule": vars(schedule), "rng": resume_rng, "history": history,
                 "elapsed_s": elapsed, "complete": complete, "profile": profile.to_dict(),
-                "code_version": code_version(), "device": str(device), "world_size": world.size})
+                "code_version": code_version(), "device": str(device), "amp": amp,
+                "world_size": world.size})
             (path.parent / f"{stage.name}.history.json").write_text(json.dumps(history, indent=1))
         world.barrier()
 
@@ -499,7 +501,7 @@ def train_stage(profile: Profile, stage_name: str, init: str | os.PathLike | Non
                 window_loss, window_steps, started = torch.zeros((), device=device), 0, time.perf_counter()
             if step % profile.val_every == 0 or step == schedule.iterations:
                 evaluated = time.perf_counter()
-                scores = evaluate(model, val_loader, device, profile.amp, world)
+                scores = evaluate(model, val_loader, device, amp, world)
                 history["val"].append({"step": step, **scores, "seconds": time.perf_counter() - evaluated})
                 checkpoint(complete=step == schedule.iterations)
     except KeyboardInterrupt:

@@ -86,3 +86,16 @@ def test_a_failing_compiler_warns_and_leaves_the_model_eager():
     assert any("training without it" in str(w.message) for w in caught)
     assert torch.equal(torch.rand(3), expected_draw)  # the probe consumed no random numbers
     assert all(p.grad is None for p in model.parameters())
+
+
+def test_auto_precision_is_bf16_only_where_the_hardware_has_it(monkeypatch):
+    cpu = torch.device("cpu")
+    assert acceleration.resolve_amp("fp32", cpu) == "fp32" and acceleration.resolve_amp("bf16", cpu) == "bf16"
+    monkeypatch.setattr(acceleration, "bf16_is_native", lambda device: False)
+    assert acceleration.resolve_amp("auto", cpu) == "fp32"
+    with acceleration.autocast(cpu, "auto"):
+        assert models.FCN32s(width=1 / 32)(torch.randn(1, 3, 32, 32)).dtype == torch.float32
+    monkeypatch.setattr(acceleration, "bf16_is_native", lambda device: True)
+    assert acceleration.resolve_amp("auto", cpu) == "bf16"
+    with pytest.raises(ValueError, match="amp must be one of"):
+        acceleration.resolve_amp("fp16", cpu)

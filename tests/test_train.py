@@ -192,7 +192,7 @@ def test_the_gpu_settings_train_on_the_cpu_too(artifacts, monkeypatch):
     monkeypatch.setattr(torch, "compile", quick_compile)
     profile = _profile(iterations_32s=6, val_every=3, amp="bf16", channels_last=True, compile=True)
     record = train.load_checkpoint(train.train_stage(profile, "fcn32s_white", progress=False))
-    assert compiled == ["inductor"] and record["complete"]
+    assert compiled == ["inductor"] and record["complete"] and record["amp"] == "bf16"
     model = train.model_from_checkpoint(record)  # no `_orig_mod.` or `module.` prefixes
     assert all(torch.isfinite(t).all() for t in model.state_dict().values())
     losses = [entry["loss"] for entry in record["history"]["train"]]
