@@ -195,9 +195,16 @@ class CompositeDataset(Dataset):
     def __len__(self) -> int:
         return self.length
 
+    def _draws(self, key) -> np.random.Generator:
+        return _generator(self.seed, 1, *key) if isinstance(key, tuple) else _generator(self.seed, 0, key)
+
+    def scene_index(self, key) -> int:
+        """Which of ``scenes`` the composite of ``key`` is made on (to score the scenes one by one)."""
+        return int(self._draws(key).integers(len(self.scenes)))
+
     def composite(self, key):
         """The raw composite: ``(image uint8, label bool, placements)``."""
-        rng = _generator(self.seed, 1, *key) if isinstance(key, tuple) else _generator(self.seed, 0, key)
+        rng = self._draws(key)
         scene = self.scenes[int(rng.integers(len(self.scenes)))]
         return compose(scene, self.cutouts, self.size, rng, self.settings)
 

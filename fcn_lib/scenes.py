@@ -3,8 +3,8 @@
 Three sources, chosen by the profile's ``backgrounds`` setting:
 
 ``embedded``
-    Real photographs that ship inside installed wheels (scikit-image's ``skimage/data`` and
-    scikit-learn's sample images), so the book runs offline. The split is fixed by hand below; the two
+    Real photographs that ship inside installed wheels (scikit-image's ``skimage/data``, scikit-learn's
+    and matplotlib's sample images), so the book runs offline. The split is fixed by hand below; the two
     motorcycle photos are a stereo pair of one scene and stay together.
 a ``VOCdevkit`` folder
     PASCAL VOC 2012 as distributed; its own ``ImageSets`` lists give the split.
@@ -48,6 +48,18 @@ _EMBEDDED = [
     ("skimage", "data/brick.png", "brick", "train"),
     ("skimage", "data/grass.png", "grass", "train"),
     ("sklearn", "datasets/images/china.jpg", "china", "train"),
+    # More training photos, mostly grey: every unseen object a network has met in training is one it is
+    # less likely to call a sneaker on a validation photo.
+    ("matplotlib", "mpl-data/sample_data/grace_hopper.jpg", "hopper", "train"),
+    ("matplotlib", "mpl-data/sample_data/Minduka_Present_Blue_Pack.png", "present", "train"),
+    ("skimage", "data/coins.png", "coins", "train"),
+    ("skimage", "data/moon.png", "moon", "train"),
+    ("skimage", "data/page.png", "page", "train"),
+    ("skimage", "data/text.png", "text", "train"),
+    ("skimage", "data/retina.jpg", "retina", "train"),
+    ("skimage", "data/ihc.png", "ihc", "train"),
+    ("skimage", "data/clock_motion.png", "clock", "train"),
+    ("skimage", "data/cell.png", "cell", "train"),
     ("skimage", "data/coffee.png", "coffee", "val"),
     ("skimage", "data/motorcycle_left.png", "motorcycle", "val"),
     ("skimage", "data/motorcycle_right.png", "motorcycle", "val"),

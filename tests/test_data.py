@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from fcn_lib import data, scenes
+from fcn_lib import compose, data, scenes
 from fcn_lib.catalog import Catalog
 
 
@@ -110,3 +110,17 @@ def test_white_augmentation_fills_uncovered_paper_with_white_and_no_sneaker():
     assert (~label).sum() > 0.3 * label.size
     assert np.all(rgb[~label].mean(-1) > 120)
     assert np.mean(rgb[label] < 60) > 0.97  # bilinear edges aside, the dark photo stays under its mask
+
+
+def test_a_composite_is_made_on_the_scene_its_key_names(small_catalog, cache):
+    """Distinct flat scenes: each composite's non-sneaker pixels have its named scene's colour."""
+    colours = [(200, 30, 30), (30, 200, 30), (30, 30, 200)]
+    flat = [np.full((80, 80, 3), colour, np.uint8) for colour in colours]
+    settings = compose.PasteSettings(scene_jitter=0.0, empty=1.0)  # scenes alone, unjittered
+    dataset = data.CompositeDataset(data.catalog_cutouts(small_catalog, range(4)), flat, 12, 32, 0, settings)
+    chosen = {dataset.scene_index(i) for i in range(12)}
+    assert len(chosen) > 1
+    for key in [*range(12), (5, 2)]:
+        image, label, _ = dataset.composite(key)
+        assert not label.any()
+        assert np.abs(image.reshape(-1, 3).mean(0) - colours[dataset.scene_index(key)]).max() < 2
