@@ -35,10 +35,10 @@ class Profile:
     catalog_size: int = 224
     # Background scenes: the photos shipped in installed wheels, a VOCdevkit, or a folder of photos.
     backgrounds: str = "embedded"
-    image_size: int = 96
+    image_size: int = 128
     val_fraction: float = 0.2
     mask_method: str = "robust"
-    num_workers: int = 0
+    num_workers: int = 1
     # The network: VGG-16 layout, channel width multiplier (1.0 = VGG-16), trunk weights.
     layout: str = "aligned"
     width: float = 0.125
@@ -61,18 +61,19 @@ class Profile:
     lr_8s: float = 0.0005
     lr_drop_8s: int = 0
     # Sneakers on scenes: the last stage, and its control trained on scenes from the backbone.
-    iterations_bg: int = 3000
+    iterations_bg: int = 3500
     lr_bg: float = 0.001
-    lr_drop_bg: int = 0
+    lr_drop_bg: int = 2800
     placement: str = "uniform"
     max_sneakers: int = 2
     procedural_scenes: int = 300
     composites_val: int = 200
     val_every: int = 250
     device: str = "auto"
-    # GPU speed (fcn_lib.acceleration): "bf16" autocast or plain "fp32", NHWC tensors, torch.compile.
-    amp: str = "fp32"
-    channels_last: bool = False
+    # Speed (fcn_lib.acceleration): "bf16" autocast, plain "fp32", or "auto" (bf16 where the hardware
+    # has it); NHWC tensors; torch.compile.
+    amp: str = "auto"
+    channels_last: bool = True
     compile: bool = False
 
     def replace(self, **changes) -> Profile:

@@ -32,7 +32,7 @@
 # | profile | composites shown and counted | time on 2 CPU cores |
 # |---|---|---|
 # | `smoke` | a few hundred at 64 px | seconds |
-# | `cpu` | a few hundred at 96 px | under a minute |
+# | `cpu` | a few hundred at 128 px | under a minute |
 # | `full` | a few hundred at 224 px | about a minute |
 
 # %% tags=["parameters"]
@@ -43,7 +43,7 @@ catalog_count = 400
 catalog_size = 224
 mask_method = "robust"
 backgrounds = "embedded"
-image_size = 96
+image_size = 128
 val_fraction = 0.2
 
 # %%

@@ -31,7 +31,7 @@
 
 # %% tags=["parameters"]
 profile = "cpu"
-image_size = 96
+image_size = 128
 layout = "aligned"
 width = 0.125
 loss_reduction = "mean"

@@ -30,7 +30,7 @@
 
 # %% tags=["parameters"]
 profile = "cpu"
-image_size = 96
+image_size = 128
 
 # %%
 import json
