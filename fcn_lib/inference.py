@@ -14,6 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from fcn_lib.acceleration import autocast, resolve_amp
 from fcn_lib.data import normalise
 from fcn_lib.train import load_checkpoint, model_from_checkpoint, resolve_device
 
@@ -21,13 +22,17 @@ from fcn_lib.train import load_checkpoint, model_from_checkpoint, resolve_device
 class Segmenter:
     """A trained FCN ready for photos: ``masks(photos)`` gives one boolean mask per photo."""
 
-    def __init__(self, model: torch.nn.Module, size: int, device: torch.device):
+    def __init__(self, model: torch.nn.Module, size: int, device: torch.device, amp: str = "fp32"):
         self.model, self.size, self.device = model.to(device).eval(), size, device
+        self.amp = resolve_amp(amp, device)
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, device: str = "auto") -> Segmenter:
+        """The checkpoint's network at its training resolution, in the precision its profile asks for
+        (``auto``: bfloat16 where this device has it)."""
         record = load_checkpoint(path)
-        return cls(model_from_checkpoint(record), record["profile"]["image_size"], resolve_device(device))
+        return cls(model_from_checkpoint(record), record["profile"]["image_size"], resolve_device(device),
+                   record["profile"].get("amp", "fp32"))
 
     def _fit(self, rgb: np.ndarray) -> tuple[torch.Tensor, tuple[int, int]]:
         height, width, _ = rgb.shape
@@ -45,7 +50,8 @@ class Segmenter:
         if not photos:
             return []
         fitted = [self._fit(rgb) for rgb in photos]
-        logits = self.model(torch.stack([image for image, _ in fitted]).to(self.device))
+        with autocast(self.device, self.amp):
+            logits = self.model(torch.stack([image for image, _ in fitted]).to(self.device)).float()
         out = []
         for scores, (_, inner), rgb in zip(logits, fitted, photos, strict=True):
             scores = scores[None, :, :inner[0], :inner[1]]

@@ -37,6 +37,16 @@ def test_masks_have_each_photos_size_and_do_not_depend_on_the_batch(checkpoint):
     assert segmenter.masks([]) == []
 
 
+def test_the_checkpoints_precision_is_used_and_agrees_with_float32(checkpoint):
+    exact = inference.Segmenter.from_checkpoint(checkpoint, device="cpu")  # a profile without amp: fp32
+    fast = inference.Segmenter(exact.model, 32, torch.device("cpu"), amp="bf16")
+    assert (exact.amp, fast.amp) == ("fp32", "bf16")
+    photos = [_photo(64, 64, seed) for seed in range(4)]
+    pairs = zip(exact.masks(photos), fast.masks(photos), strict=True)
+    agreement = np.mean([np.mean(a == b) for a, b in pairs])
+    assert agreement > 0.97  # bfloat16 moves only pixels whose two scores were nearly tied
+
+
 def test_split_scores_accumulate_pixels_and_outlines():
     scores = metrics.SplitScores(tolerance=1)
     truth = np.zeros((6, 6), bool)
