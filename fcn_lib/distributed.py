@@ -37,7 +37,7 @@ class World:
 
     def share(self, count: int) -> range:
         """This process's contiguous part of ``range(count)``; the parts differ in length by at most one,
-        so a batch of 15 splits 8 + 7 over two processes rather than being refused."""
+        so a batch of 15 splits 7 + 8 over two processes rather than being refused."""
         return range(self.rank * count // self.size, (self.rank + 1) * count // self.size)
 
     def sum(self, tensor: torch.Tensor) -> torch.Tensor:
