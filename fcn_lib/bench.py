@@ -272,12 +272,12 @@ def bench_schedule(profile_name: str = "full", fraction: float = 0.1,
         full_steps = getattr(profile, f"iterations_{train.STAGES[name].key}")
         full_validations = -(-full_steps // profile.val_every)  # every val_every steps, and at the end
         report["stages"].append({
-            "stage": name, "steps": steps, "wall_s": round(wall, 1), "images_per_s": round(rate, 1),
+            "stage": name, "steps": steps, "wall_s": round(wall, 3), "images_per_s": round(rate, 1),
             "validation_s": round(statistics.mean(validation), 2),
             "sneaker_iou": round(history["val"][-1]["sneaker_iou"], 4),
             "boundary_f": round(history["val"][-1]["boundary_f"], 4),
             "projected_full_s": round(setup + full_steps * profile.batch_size / rate
-                                      + full_validations * statistics.mean(validation), 1)})
-    report["wall_s"] = round(sum(stage["wall_s"] for stage in report["stages"]), 1)
-    report["projected_full_s"] = round(sum(stage["projected_full_s"] for stage in report["stages"]), 1)
+                                      + full_validations * statistics.mean(validation), 3)})
+    report["wall_s"] = round(sum(stage["wall_s"] for stage in report["stages"]), 3)
+    report["projected_full_s"] = round(sum(stage["projected_full_s"] for stage in report["stages"]), 3)
     return report
