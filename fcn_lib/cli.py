@@ -86,6 +86,7 @@ def _bench(args) -> int:
 
 
 def _train(args) -> int:
+    from fcn_lib import distributed
     from fcn_lib.config import load_profile
     from fcn_lib.train import CheckpointMismatch, TrainingDiverged, load_checkpoint, train_stage
 
@@ -99,6 +100,10 @@ def _train(args) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    finally:
+        distributed.leave()  # under torchrun: end the process group so that every process exits cleanly
+    if distributed.rank() != 0:  # one report per run, not one per process
+        return 0
     record = load_checkpoint(path)
     print(json.dumps({"checkpoint": str(path), "step": record["step"], **record["history"]["val"][-1]}))
     return 0

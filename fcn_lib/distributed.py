@@ -54,13 +54,18 @@ class World:
 ALONE = World()
 
 
+def rank() -> int:
+    """This process's rank as ``torchrun`` set it (0 when run alone)."""
+    return int(os.environ.get("RANK", "0"))
+
+
 def join(device_type: str = "cpu") -> World:
     """The world ``torchrun`` describes in the environment, its process group started (NCCL between
     GPUs, gloo on the CPU); a plain single process when the variables are absent."""
     size = int(os.environ.get("WORLD_SIZE", "1"))
     if size == 1:
         return ALONE
-    world = World(int(os.environ["RANK"]), size, int(os.environ.get("LOCAL_RANK", "0")))
+    world = World(rank(), size, int(os.environ.get("LOCAL_RANK", "0")))
     if not dist.is_initialized():
         if device_type == "cuda":
             torch.cuda.set_device(world.local_rank)

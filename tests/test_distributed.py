@@ -46,6 +46,8 @@ def _run(args, environment, processes=1):
     done = subprocess.run([*launcher, "-m", "fcn_lib", "train", "--stage", "fcn32s_white", *args],
                           env=environment, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
+    reports = [line for line in done.stdout.splitlines() if line.startswith('{"checkpoint"')]
+    assert len(reports) == 1, done.stdout  # the first process reports; the others stay quiet
     return train.load_checkpoint(paths.artifacts_dir("ddp").parent / "ddp" / "fcn32s_white.pt")
 
 
