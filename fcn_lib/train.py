@@ -339,21 +339,27 @@ def _restore_rng(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def stage_record(profile: Profile, stage_name: str) -> dict:
+    """The checkpoint of a stage that has been trained, or an error that names the notebook (and the
+    command) that trains it: what every later stage and notebook needs first."""
+    stage, path = STAGES[stage_name], checkpoint_path(profile, stage_name)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} does not exist: run notebook {stage.notebook} (or `fcn-sneakers train --profile "
+            f"{profile.profile} --stage {stage_name}`) first")
+    return load_checkpoint(path, stage=stage_name, arch=stage.arch)
+
+
 def initial_model(profile: Profile, stage: Stage, init: str | os.PathLike | None) -> models.FCN:
     """A fresh network on the profile's backbone, or the previous stage's network, grown if the stage
     adds a skip."""
     if stage.previous is None:
         return models.build(stage.arch, layout=profile.layout, width=profile.width,
                             backbone_weights=profile.backbone_weights, dropout=profile.dropout)
-    source = Path(init) if init else checkpoint_path(profile, stage.previous)
-    if not source.is_file():
-        raise FileNotFoundError(
-            f"{stage.name} starts from {stage.previous}, but {source} does not exist: run notebook "
-            f"{STAGES[stage.previous].notebook} (or `fcn-sneakers train --profile {profile.profile} "
-            f"--stage {stage.previous}`) first")
     previous = STAGES[stage.previous]
-    parent = model_from_checkpoint(load_checkpoint(source, stage=previous.name, arch=previous.arch),
-                                   dropout=profile.dropout)
+    record = (load_checkpoint(init, stage=previous.name, arch=previous.arch) if init
+              else stage_record(profile, previous.name))
+    parent = model_from_checkpoint(record, dropout=profile.dropout)
     if previous.arch == stage.arch:  # the same network carries on, on new data
         return parent
     grow = {"fcn16s": models.FCN16s.from_fcn32s, "fcn8s": models.FCN8s.from_fcn16s}[stage.arch]

@@ -52,11 +52,10 @@ import fcn_lib as fl
 config = fl.config.from_notebook(globals())
 fl.config.seed_everything(config.seed)
 figures = fl.paths.figures_dir(config.profile)
-previous = fl.train.checkpoint_path(config, "fcn32s_white")
-assert previous.is_file(), f"{previous} is missing: run notebook 03_fcn32s first"
-fcn32s = fl.train.model_from_checkpoint(
-    fl.train.load_checkpoint(previous, stage="fcn32s_white")
-).eval()
+record32 = fl.train.stage_record(
+    config, "fcn32s_white"
+)  # says which notebook to run if missing
+fcn32s = fl.train.model_from_checkpoint(record32).eval()
 
 # %% [markdown]
 # ## The skip, written out
@@ -129,12 +128,11 @@ print(
 checkpoint = fl.train.train_stage(config, "fcn16s_white")
 record = fl.train.load_checkpoint(checkpoint, stage="fcn16s_white")
 fcn16s = fl.train.model_from_checkpoint(record)
-history32 = fl.train.load_checkpoint(previous)["history"]
-for name, history in [("FCN-32s", history32), ("FCN-16s", record["history"])]:
+for name, history in [("FCN-32s", record32["history"]), ("FCN-16s", record["history"])]:
     print(f"{name}: validation sneaker IoU {history['val'][-1]['sneaker_iou']:.3f}")
 
 # %% mystnb={"figure": {"caption": "FCN-32s, then FCN-16s grown from it: training loss and validation sneaker IoU.", "name": "fig-fcn16s-curves"}}
-fl.viz.training_curves({"FCN-32s": history32, "FCN-16s": record["history"]})
+fl.viz.training_curves({"FCN-32s": record32["history"], "FCN-16s": record["history"]})
 plt.show()
 
 # %% [markdown]

@@ -49,11 +49,10 @@ import fcn_lib as fl
 config = fl.config.from_notebook(globals())
 fl.config.seed_everything(config.seed)
 figures = fl.paths.figures_dir(config.profile)
-previous = fl.train.checkpoint_path(config, "fcn16s_white")
-assert previous.is_file(), f"{previous} is missing: run notebook 04_fcn16s first"
-fcn16s = fl.train.model_from_checkpoint(
-    fl.train.load_checkpoint(previous, stage="fcn16s_white")
-).eval()
+record16 = fl.train.stage_record(
+    config, "fcn16s_white"
+)  # says which notebook to run if missing
+fcn16s = fl.train.model_from_checkpoint(record16).eval()
 
 # %% [markdown]
 # ## The second skip, written out
@@ -98,7 +97,7 @@ checkpoint = fl.train.train_stage(config, "fcn8s_white")
 record = fl.train.load_checkpoint(checkpoint, stage="fcn8s_white")
 fcn8s = fl.train.model_from_checkpoint(record)
 stages = {
-    name: fl.train.load_checkpoint(fl.train.checkpoint_path(config, stage))
+    name: fl.train.stage_record(config, stage)
     for name, stage in [
         ("FCN-32s", "fcn32s_white"),
         ("FCN-16s", "fcn16s_white"),

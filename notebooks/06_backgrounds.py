@@ -54,11 +54,10 @@ import fcn_lib as fl
 config = fl.config.from_notebook(globals())
 fl.config.seed_everything(config.seed)
 figures = fl.paths.figures_dir(config.profile)
-white_checkpoint = fl.train.checkpoint_path(config, "fcn8s_white")
-assert white_checkpoint.is_file(), (
-    f"{white_checkpoint} is missing: run notebook 05_fcn8s first"
-)
-fcn8s_white = fl.train.model_from_checkpoint(fl.train.load_checkpoint(white_checkpoint))
+white_record = fl.train.stage_record(
+    config, "fcn8s_white"
+)  # names notebook 05 if missing
+fcn8s_white = fl.train.model_from_checkpoint(white_record)
 
 # %% [markdown]
 # ## The white-background network on scenes

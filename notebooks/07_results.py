@@ -52,12 +52,7 @@ STAGES = {
     "FCN-8s": "fcn8s_white",
     "FCN-8s scenes": "fcn8s_background",
 }
-records = {}
-for name, stage in STAGES.items():
-    path = fl.train.checkpoint_path(config, stage)
-    notebook = fl.train.STAGES[stage].notebook
-    assert path.is_file(), f"{path} is missing: run notebook {notebook} first"
-    records[name] = fl.train.load_checkpoint(path, stage=stage)
+records = {name: fl.train.stage_record(config, stage) for name, stage in STAGES.items()}
 networks = {
     name: fl.train.model_from_checkpoint(r).to(device) for name, r in records.items()
 }
