@@ -52,87 +52,17 @@ def bench_catalog(size: int = 224, count: int = 4500, workers: int | None = None
             "seconds": round(seconds, 2), "images_per_s": round(count / seconds, 1)}
 
 
-def _training_step_seconds(model, optimizer, images, masks, steps: int) -> float:
+def _seconds_per_step(step, steps: int, device) -> float:
+    """Wall time of ``steps`` training steps, divided by their number (the GPU's queue drained first)."""
     import torch
 
-    from fcn_lib.train import segmentation_loss
-
-    synchronise = torch.cuda.synchronize if images.is_cuda else (lambda: None)
+    synchronise = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     synchronise()
     start = time.perf_counter()
     for _ in range(steps):
-        loss = segmentation_loss(model(images), masks, "mean")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        step()
     synchronise()
     return (time.perf_counter() - start) / steps
-
-
-def _setup(arch, layout, size, batch, width, device):
-    import torch
-
-    from fcn_lib import models
-
-    model = models.build(arch, layout=layout, width=width).to(device)
-    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1e-4, momentum=0.9)
-    images = torch.randn(batch, 3, size, size, device=device)
-    masks = torch.randint(0, 2, (batch, size, size), device=device)
-    return model, optimizer, images, masks
-
-
-def _peak_memory_mb(job) -> float:
-    """One training step in a fresh process; its peak resident memory (CPU) or allocation (CUDA)."""
-    import resource
-
-    import torch
-
-    arch, layout, size, batch, width, device = job
-    model, optimizer, images, masks = _setup(arch, layout, size, batch, width, device)
-    _training_step_seconds(model, optimizer, images, masks, 1)
-    if device.startswith("cuda"):
-        return torch.cuda.max_memory_allocated() / 2**20
-    # VmHWM is this process's own peak; ru_maxrss would also count the parent's size at fork time.
-    status = Path("/proc/self/status")
-    if status.exists():
-        peak = next(line for line in status.read_text().splitlines() if line.startswith("VmHWM:"))
-        return int(peak.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def bench_model(arch: str = "fcn8s", layouts=("aligned", "caffe"), size: int = 224, batch: int = 1,
-                width: float = 1.0, device: str = "auto", rounds: int = 3, steps: int = 2) -> dict:
-    """Training images per second (forward, backward, SGD step) per layout, the layouts alternating
-    round by round in one process so that both see the same machine; peak memory from a fresh process
-    per layout."""
-    import multiprocessing
-
-    import torch
-
-    from fcn_lib.train import resolve_device
-
-    device = str(resolve_device(device))
-    setups = {layout: _setup(arch, layout, size, batch, width, device) for layout in layouts}
-    for setup in setups.values():
-        _training_step_seconds(*setup, 1)  # warm-up
-    seconds = {layout: [] for layout in layouts}
-    for _ in range(rounds):
-        for layout, setup in setups.items():
-            seconds[layout].append(_training_step_seconds(*setup, steps))
-    del setups
-    with multiprocessing.get_context("spawn").Pool(1, maxtasksperchild=1) as pool:  # a fresh process each
-        memory = {layout: pool.apply(_peak_memory_mb, ((arch, layout, size, batch, width, device),))
-                  for layout in layouts}
-    result = {"benchmark": "model", "arch": arch, "size": size, "batch": batch, "width": width,
-              "device": device, "threads": torch.get_num_threads(), "rounds": rounds, "layouts": {}}
-    for layout in layouts:
-        best = sorted(seconds[layout])[len(seconds[layout]) // 2]  # the median round
-        result["layouts"][layout] = {"images_per_s": round(batch / best, 3), "step_s": round(best, 4),
-                                     "peak_memory_mb": round(memory[layout], 1)}
-    if "aligned" in result["layouts"] and "caffe" in result["layouts"]:
-        result["aligned_over_caffe"] = round(result["layouts"]["aligned"]["images_per_s"]
-                                             / result["layouts"]["caffe"]["images_per_s"], 2)
-    return result
 
 
 def _train_setup(arch, layout, size, batch, width, amp, channels_last, compile, device):
@@ -172,6 +102,61 @@ def _train_setup(arch, layout, size, batch, width, amp, channels_last, compile, 
     return step, counter.get_total_flops(), compiled
 
 
+def _peak_memory_mb(job) -> float:
+    """One training step in a fresh process; its peak resident memory (CPU) or allocation (CUDA)."""
+    import resource
+
+    import torch
+
+    arch, layout, size, batch, width, device = job
+    step, _, _ = _train_setup(arch, layout, size, batch, width, "fp32", False, False, torch.device(device))
+    step()
+    if device.startswith("cuda"):
+        return torch.cuda.max_memory_allocated() / 2**20
+    # VmHWM is this process's own peak; ru_maxrss would also count the parent's size at fork time.
+    status = Path("/proc/self/status")
+    if status.exists():
+        peak = next(line for line in status.read_text().splitlines() if line.startswith("VmHWM:"))
+        return int(peak.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_model(arch: str = "fcn8s", layouts=("aligned", "caffe"), size: int = 224, batch: int = 1,
+                width: float = 1.0, device: str = "auto", rounds: int = 3, steps: int = 2) -> dict:
+    """Training images per second (forward, backward, SGD step) per layout, the layouts alternating
+    round by round in one process so that both see the same machine; peak memory from a fresh process
+    per layout."""
+    import multiprocessing
+
+    import torch
+
+    from fcn_lib.train import resolve_device
+
+    device = resolve_device(device)
+    setups = {layout: _train_setup(arch, layout, size, batch, width, "fp32", False, False, device)[0]
+              for layout in layouts}
+    for step in setups.values():
+        step()  # warm-up
+    seconds = {layout: [] for layout in layouts}
+    for _ in range(rounds):
+        for layout, step in setups.items():
+            seconds[layout].append(_seconds_per_step(step, steps, device))
+    del setups
+    with multiprocessing.get_context("spawn").Pool(1, maxtasksperchild=1) as pool:  # a fresh process each
+        memory = {layout: pool.apply(_peak_memory_mb, ((arch, layout, size, batch, width, str(device)),))
+                  for layout in layouts}
+    result = {"benchmark": "model", "arch": arch, "size": size, "batch": batch, "width": width,
+              "device": str(device), "threads": torch.get_num_threads(), "rounds": rounds, "layouts": {}}
+    for layout in layouts:
+        best = sorted(seconds[layout])[len(seconds[layout]) // 2]  # the median round
+        result["layouts"][layout] = {"images_per_s": round(batch / best, 3), "step_s": round(best, 4),
+                                     "peak_memory_mb": round(memory[layout], 1)}
+    if "aligned" in result["layouts"] and "caffe" in result["layouts"]:
+        result["aligned_over_caffe"] = round(result["layouts"]["aligned"]["images_per_s"]
+                                             / result["layouts"]["caffe"]["images_per_s"], 2)
+    return result
+
+
 def bench_train(arch: str = "fcn8s", layouts=("aligned",), amps=("bf16",), size: int = 224, batch: int = 15,
                 width: float = 1.0, channels_last: bool = True, compile: bool = False, device: str = "auto",
                 steps: int = 10, rounds: int = 3) -> dict:
@@ -185,7 +170,6 @@ def bench_train(arch: str = "fcn8s", layouts=("aligned",), amps=("bf16",), size:
 
     device = resolve_device(device)
     acceleration.configure_backends(device)
-    synchronise = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     setups = {(layout, amp): _train_setup(arch, layout, size, batch, width, amp, channels_last, compile,
                                           device) for layout in layouts for amp in amps}
     seconds = {pair: [] for pair in setups}
@@ -194,12 +178,7 @@ def bench_train(arch: str = "fcn8s", layouts=("aligned",), amps=("bf16",), size:
             step()
     for _ in range(rounds):
         for pair, (step, _, _) in setups.items():
-            synchronise()
-            start = time.perf_counter()
-            for _ in range(steps):
-                step()
-            synchronise()
-            seconds[pair].append((time.perf_counter() - start) / steps)
+            seconds[pair].append(_seconds_per_step(step, steps, device))
     result = {"benchmark": "train", "arch": arch, "size": size, "batch": batch, "width": width,
               "channels_last": channels_last, "device": torch.cuda.get_device_name(device)
               if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)",
