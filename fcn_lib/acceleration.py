@@ -7,8 +7,10 @@
 * **channels_last.** cuDNN's fastest convolutions want NHWC tensors; the weights and each batch are
   stored that way, the model's code is unchanged.
 * **torch.compile**, optional: fuses the elementwise work (ReLU, dropout, the skip additions) into the
-  convolutions' neighbours. When it cannot compile here (no compiler, an unsupported platform) the run
-  warns and goes on without it instead of failing.
+  convolutions' neighbours. Its ``reduce-overhead`` mode also records the forward and backward passes
+  as CUDA graphs, replayed with one launch instead of hundreds: at batch 15 an H100 finishes many
+  kernels faster than Python can launch them. When it cannot compile here (no compiler, an
+  unsupported platform) the run warns and goes on without it instead of failing.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Callable
 import torch
 
 AMP_MODES = ("fp32", "bf16", "auto")
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune-no-cudagraphs", "max-autotune")
 
 
 def bf16_is_native(device: torch.device) -> bool:
@@ -60,22 +63,16 @@ def memory_format(channels_last: bool) -> torch.memory_format:
     return torch.channels_last if channels_last else torch.contiguous_format
 
 
-def to_device(batch: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
-    """Move a batch without waiting for the copy (pinned memory makes it asynchronous); images (4-D)
-    take the model's memory format, masks stay as they are."""
-    if batch.dim() == 4:
-        return batch.to(device, non_blocking=True, memory_format=memory_format(channels_last))
-    return batch.to(device, non_blocking=True)
-
-
 def compile_or_eager(model: torch.nn.Module, probe: Callable[[torch.nn.Module], None],
-                     backend: str = "inductor") -> tuple[torch.nn.Module, bool]:
-    """``torch.compile(model)``, tried at once with ``probe`` (a forward and backward on a real batch)
-    because compilation happens on first use; on failure a warning and the model as it was.
+                     backend: str = "inductor", mode: str = "default") -> tuple[torch.nn.Module, bool]:
+    """``torch.compile(model, mode=mode)``, tried at once with ``probe`` (a forward and backward on a
+    real batch) because compilation happens on first use; on failure a warning and the model as it was.
 
     The probe leaves no trace: random-number generators are restored and gradients cleared.
     """
-    compiled = torch.compile(model, backend=backend)
+    if mode not in COMPILE_MODES:
+        raise ValueError(f"compile mode must be one of {COMPILE_MODES}, got {mode!r}")
+    compiled = torch.compile(model, backend=backend, **({} if mode == "default" else {"mode": mode}))
     devices = [p.device for p in model.parameters() if p.is_cuda][:1]
     try:
         with torch.random.fork_rng(devices=devices):

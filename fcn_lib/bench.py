@@ -71,16 +71,16 @@ def _train_setup(arch, layout, size, batch, width, amp, channels_last, compile, 
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from fcn_lib import acceleration, models, train
+    from fcn_lib import acceleration, data, models, train
 
     model = models.build(arch, layout=layout, width=width)
     model = model.to(device, memory_format=acceleration.memory_format(channels_last))
     schedule = train.Schedule(10**9, 1e-10, 0, 1.0, 0.99, 5e-4, "sum")
     optimizer = train.make_optimizer(model, schedule)
     generator = torch.Generator().manual_seed(0)
-    images = acceleration.to_device(torch.randn(batch, 3, size, size, generator=generator), device,
-                                    channels_last)
-    masks = torch.randint(0, 2, (batch, size, size), generator=generator).to(device)
+    pixels = torch.randint(0, 256, (batch, 3, size, size), dtype=torch.uint8, generator=generator)
+    labels = torch.randint(0, 2, (batch, size, size), dtype=torch.uint8, generator=generator)
+    images, masks = data.to_model(pixels, labels, device, channels_last)
 
     def loss_of(network):
         with acceleration.autocast(device, amp):
@@ -90,8 +90,10 @@ def _train_setup(arch, layout, size, batch, width, amp, channels_last, compile, 
     with FlopCounterMode(display=False) as counter:
         loss_of(model).backward()
     model.zero_grad(set_to_none=True)
-    network, compiled = (acceleration.compile_or_eager(model, lambda net: loss_of(net).backward())
-                         if compile else (model, False))
+    network, compiled = model, False
+    if compile:
+        network, compiled = acceleration.compile_or_eager(model, lambda net: loss_of(net).backward(),
+                                                          mode=compile)
 
     def step():
         loss = loss_of(network)
@@ -158,11 +160,11 @@ def bench_model(arch: str = "fcn8s", layouts=("aligned", "caffe"), size: int = 2
 
 
 def bench_train(arch: str = "fcn8s", layouts=("aligned",), amps=("bf16",), size: int = 224, batch: int = 15,
-                width: float = 1.0, channels_last: bool = True, compile: bool = False, device: str = "auto",
-                steps: int = 10, rounds: int = 3) -> dict:
+                width: float = 1.0, channels_last: bool = True, compile: str | None = None,
+                device: str = "auto", steps: int = 10, rounds: int = 3) -> dict:
     """Training images per second, step time and FLOP rate of every (layout, amp) pair, the pairs
     alternating round by round in one process so that all see the same machine; the first pair is the
-    reference of the ``speedup`` column."""
+    reference of the ``speedup`` column. ``compile``: a ``torch.compile`` mode, or None for eager."""
     import torch
 
     from fcn_lib import acceleration
@@ -188,7 +190,8 @@ def bench_train(arch: str = "fcn8s", layouts=("aligned",), amps=("bf16",), size:
         median = sorted(seconds[(layout, amp)])[len(seconds[(layout, amp)]) // 2]
         reference = reference or median
         result["runs"].append({
-            "layout": layout, "amp": amp, "compiled": compiled, "images_per_s": round(batch / median, 2),
+            "layout": layout, "amp": amp, "compiled": compile if compiled else False,
+            "images_per_s": round(batch / median, 2),
             "step_s": round(median, 5), "gflop_per_image": round(flops / batch / 1e9, 3),
             "tflop_per_s": round(flops / median / 1e12, 2), "speedup": round(reference / median, 2)})
     return result
@@ -200,7 +203,7 @@ def bench_loader(profile_name: str = "full", stage: str = "fcn8s_background", st
     pinned memory and the copy included), without any network: what the GPU must not wait for."""
     import torch
 
-    from fcn_lib import acceleration, config, data, train
+    from fcn_lib import config, data, train
 
     profile = config.load_profile(profile_name)
     workers = profile.num_workers if num_workers is None else num_workers
@@ -210,9 +213,8 @@ def bench_loader(profile_name: str = "full", stage: str = "fcn8s_background", st
     batches = iter(loader)
     next(batches)  # workers started and first batches made
     start = time.perf_counter()
-    for images, masks in batches:
-        acceleration.to_device(images, device, profile.channels_last)
-        acceleration.to_device(masks, device, profile.channels_last)
+    for pixels, labels in batches:
+        data.to_model(pixels, labels, device, profile.channels_last)
     if device.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start

@@ -75,6 +75,8 @@ def _bench(args) -> int:
         overrides = {"backbone_weights": args.backbone} if args.backbone else {}
         if args.compile_off:
             overrides["compile"] = False
+        elif args.compile:
+            overrides.update(compile=True, compile_mode=args.compile)
         result = bench.bench_schedule(args.profile, args.fraction, **overrides)
     elif args.target == "loader":
         result = bench.bench_loader(args.profile, args.stage, args.steps, args.workers, args.device)
@@ -215,7 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--amp", default="bf16", help="train: bf16, fp32, or both alternating (bf16,fp32)")
     bench.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True,
                        help="train: NHWC tensors (default on)")
-    bench.add_argument("--compile", action="store_true", help="train: torch.compile the network")
+    bench.add_argument("--compile", nargs="?", const="default", metavar="MODE",
+                       help="train, schedule: torch.compile the network in MODE (default: default; "
+                            "reduce-overhead adds CUDA graphs)")
     bench.add_argument("--steps", type=int, default=10, help="train: steps per round; loader: batches")
     bench.add_argument("--profile", default="full", help="loader: the profile whose data path to measure")
     bench.add_argument("--stage", default="fcn8s_background", help="loader: the stage whose data to make")

@@ -71,10 +71,11 @@ class Profile:
     val_every: int = 250
     device: str = "auto"
     # Speed (fcn_lib.acceleration): "bf16" autocast, plain "fp32", or "auto" (bf16 where the hardware
-    # has it); NHWC tensors; torch.compile.
+    # has it); NHWC tensors; torch.compile, in one of its modes ("reduce-overhead": CUDA graphs).
     amp: str = "auto"
     channels_last: bool = True
     compile: bool = False
+    compile_mode: str = "default"
 
     def replace(self, **changes) -> Profile:
         """A copy with some settings changed, checked like a file's settings."""

@@ -270,8 +270,8 @@ def evaluate(model: torch.nn.Module, loader, device: torch.device, amp: str = "f
     model.eval()
     scores = SplitScores()
     loss, pixels = torch.zeros((), dtype=torch.float64, device=device), 0
-    for images, masks in loader:
-        images, masks = images.to(device), masks.to(device)
+    for batch in loader:
+        images, masks = data.to_model(*batch, device)
         with acceleration.autocast(device, amp):
             logits = model(images)
         loss += segmentation_loss(logits, masks, "sum")
@@ -296,8 +296,8 @@ def validation_examples(profile: Profile, count: int = 6) -> tuple[torch.Tensor,
     normalised images N×3×S×S and their masks N×S×S (bool)."""
     _, validation = white_datasets(profile)
     chosen = np.linspace(0, len(validation) - 1, min(count, len(validation))).astype(int)
-    images, masks = zip(*(validation[int(i)] for i in chosen), strict=True)
-    return torch.stack(images), torch.stack(masks).bool()
+    pixels, masks = zip(*(validation[int(i)] for i in chosen), strict=True)
+    return data.normalise(torch.stack(pixels)), torch.stack(masks).bool()
 
 
 @torch.no_grad()
@@ -314,7 +314,8 @@ def predict(model: torch.nn.Module, images: torch.Tensor, device: torch.device |
 
 def predict_dataset(model: torch.nn.Module, dataset, batch_size: int = 32) -> np.ndarray:
     """Masks (bool, N×H×W) for every fixed item of a dataset, in order."""
-    masks = [predict(model, images) for images, _ in data.evaluation_loader(dataset, batch_size)]
+    loader = data.evaluation_loader(dataset, batch_size)
+    masks = [predict(model, data.normalise(pixels)) for pixels, _ in loader]
     return torch.cat(masks).numpy()
 
 
@@ -451,15 +452,15 @@ def train_stage(profile: Profile, stage_name: str, init: str | os.PathLike | Non
     amp = acceleration.resolve_amp(profile.amp, device)
     settings = StepSettings(amp, schedule.reduction, batch_pixels, world.size)
 
-    def to_device(images, masks):
-        return (acceleration.to_device(images, device, profile.channels_last),
-                acceleration.to_device(masks, device, profile.channels_last))
+    def to_device(pixels, labels):
+        return data.to_model(pixels, labels, device, profile.channels_last)
 
     if profile.compile:
         probe_batch = to_device(*next(iter(data.training_loader(
             train_set, profile.batch_size, step, step + 1, slots=world.share(profile.batch_size)))))
         trained, _ = acceleration.compile_or_eager(
-            trained, lambda net: batch_loss(net, *probe_batch, settings).backward())
+            trained, lambda net: batch_loss(net, *probe_batch, settings).backward(),
+            mode=profile.compile_mode)
 
     def diverged(where: str) -> TrainingDiverged:
         return TrainingDiverged(

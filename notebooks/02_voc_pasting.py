@@ -247,8 +247,9 @@ plt.show()
 # Every item is a pure function of the dataset's seed and the item's key. Validation uses the keys
 # 0, 1, 2, ... (validation sneakers on validation scenes), so the validation set is identical on every
 # run; training asks for `(step, slot)` keys, so every step sees new composites and a resumed run sees
-# exactly the batches it would have seen. Each item is a normalised image tensor and a long mask of 0
-# and 1, ready for the network.
+# exactly the batches it would have seen. Each item is the image as bytes and a mask of 0 and 1: a
+# quarter of the floats' size to pass from the workers to the GPU, where `fcn_lib.data.to_model`
+# normalises them for the network.
 
 # %%
 val_set = fl.data.CompositeDataset(

@@ -52,9 +52,7 @@ def test_channels_last_changes_the_layout_not_the_result():
     model, images = _model(), torch.randn(2, 3, 64, 64)
     expected = model(images)
     model = model.to(memory_format=acceleration.memory_format(True))
-    moved = acceleration.to_device(images, torch.device("cpu"), channels_last=True)
-    assert moved.is_contiguous(memory_format=torch.channels_last)
-    assert acceleration.to_device(torch.zeros(2, 8, 8), torch.device("cpu"), True).is_contiguous()
+    moved = images.contiguous(memory_format=acceleration.memory_format(True))
     assert torch.allclose(model(moved), expected, atol=1e-5)
 
 
@@ -69,6 +67,16 @@ def test_compiled_model_computes_the_same_function():
     assert ok and compiled is not model
     assert torch.allclose(compiled(images), model(images), atol=1e-6)
     assert all(p.grad is None for p in model.parameters())  # the probe's gradients are gone
+
+
+def test_compile_modes_are_checked_and_passed_on(monkeypatch):
+    asked = []
+    monkeypatch.setattr(torch, "compile", lambda model, **options: asked.append(options) or model)
+    acceleration.compile_or_eager(_model(), _probe, mode="reduce-overhead")
+    acceleration.compile_or_eager(_model(), _probe)
+    assert asked == [{"backend": "inductor", "mode": "reduce-overhead"}, {"backend": "inductor"}]
+    with pytest.raises(ValueError, match="compile mode must be one of"):
+        acceleration.compile_or_eager(_model(), _probe, mode="fastest")
 
 
 def test_a_failing_compiler_warns_and_leaves_the_model_eager():

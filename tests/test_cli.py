@@ -5,7 +5,7 @@ import sys
 import numpy as np
 from PIL import Image
 
-from fcn_lib import config, paths
+from fcn_lib import bench, config, paths
 from fcn_lib.cli import main
 
 
@@ -104,3 +104,12 @@ def test_bench_schedule_shortens_every_stage_and_projects_the_whole(cache, tmp_p
     assert report["stages"][0]["steps"] == round(smoke.iterations_32s * 0.5)
     assert (tmp_path / "artifacts" / "smoke-0.5" / "fcn8s_background.pt").is_file()
     assert report["projected_full_s"] > report["wall_s"]  # the other half of the steps is still to come
+
+
+def test_bench_schedule_takes_a_compile_mode(monkeypatch, capsys):
+    asked = []
+    monkeypatch.setattr(bench, "bench_schedule", lambda *args, **overrides: asked.append(overrides) or {})
+    assert main(["bench", "schedule", "--compile", "reduce-overhead", "--backbone", "none"]) == 0
+    assert main(["bench", "schedule", "--compile-off"]) == 0
+    assert asked == [{"backbone_weights": "none", "compile": True, "compile_mode": "reduce-overhead"},
+                     {"compile": False}]

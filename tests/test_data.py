@@ -23,12 +23,25 @@ def test_split_is_fixed_disjoint_and_complete():
         data.split_indices(10, 0.0)
 
 
-def test_white_dataset_returns_normalised_image_and_binary_mask(small_catalog):
+def test_white_dataset_returns_the_photo_as_bytes_and_a_binary_mask(small_catalog):
     image, mask = data.WhiteBackgroundDataset(small_catalog, [3])[0]
-    assert image.shape == (3, 224, 224) and image.dtype == torch.float32
-    assert mask.dtype == torch.long and set(mask.unique().tolist()) == {0, 1}
-    assert np.array_equal(data.denormalise(image), small_catalog.images[3])
+    assert image.shape == (3, 224, 224) and image.dtype == torch.uint8
+    assert mask.dtype == torch.uint8 and set(mask.unique().tolist()) == {0, 1}
+    assert np.array_equal(image.permute(1, 2, 0).numpy(), small_catalog.images[3])
     assert np.array_equal(mask.numpy().astype(bool), small_catalog.masks[3])
+
+
+def test_to_model_normalises_on_the_device_and_round_trips(small_catalog):
+    photos = data.WhiteBackgroundDataset(small_catalog, range(4))
+    pixels, masks = next(iter(data.evaluation_loader(photos, batch_size=4)))
+    images, labels = data.to_model(pixels, masks, torch.device("cpu"), channels_last=True)
+    assert images.dtype == torch.float32 and images.is_contiguous(memory_format=torch.channels_last)
+    assert labels.dtype == torch.long and torch.equal(labels, masks.long())
+    # ImageNet statistics: white paper is (1 - mean) / std in every channel.
+    expected_white = (1 - torch.tensor(data.IMAGENET_MEAN)) / torch.tensor(data.IMAGENET_STD)
+    assert torch.allclose(images[0, :, 0, 0], expected_white, atol=0.05)
+    for image, photo in zip(images, small_catalog.images[:4], strict=True):
+        assert np.array_equal(data.denormalise(image), photo)
 
 
 def test_augmentation_moves_mask_and_image_together(small_catalog):
@@ -36,7 +49,8 @@ def test_augmentation_moves_mask_and_image_together(small_catalog):
     dataset = data.WhiteBackgroundDataset(small_catalog, range(12), augment=True)
     for i in range(12):
         image, mask = dataset[i]
-        pixels = data.denormalise(image).astype(float)
+        assert image.dtype == torch.uint8
+        pixels = image.permute(1, 2, 0).numpy().astype(float)
         darkness = 255 - pixels.mean(-1)
         sneaker, paper = mask.numpy().astype(bool), ~mask.numpy().astype(bool)
         assert sneaker.any()

@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from fcn_lib import config, models, paths, train
+from fcn_lib import config, data, models, paths, train
 
 
 @pytest.fixture
@@ -176,7 +176,7 @@ def test_predict_dataset_gives_one_mask_per_item_in_order(cache):
     model = models.FCN8s(width=1 / 32).eval()
     masks = train.predict_dataset(model, validation, batch_size=2)
     assert masks.shape == (5, 32, 32) and masks.dtype == bool
-    assert (masks[3] == train.predict(model, validation[3][0][None])[0].numpy()).all()
+    assert (masks[3] == train.predict(model, data.normalise(validation[3][0][None]))[0].numpy()).all()
 
 
 def test_the_gpu_settings_train_on_the_cpu_too(artifacts, monkeypatch):
@@ -185,14 +185,16 @@ def test_the_gpu_settings_train_on_the_cpu_too(artifacts, monkeypatch):
     compiled = []
     real_compile = torch.compile
 
-    def quick_compile(model, backend="inductor"):
-        compiled.append(backend)
+    def quick_compile(model, backend="inductor", **options):
+        compiled.append((backend, options))
         return real_compile(model, backend="eager")
 
     monkeypatch.setattr(torch, "compile", quick_compile)
-    profile = _profile(iterations_32s=6, val_every=3, amp="bf16", channels_last=True, compile=True)
+    profile = _profile(iterations_32s=6, val_every=3, amp="bf16", channels_last=True, compile=True,
+                       compile_mode="reduce-overhead")
     record = train.load_checkpoint(train.train_stage(profile, "fcn32s_white", progress=False))
-    assert compiled == ["inductor"] and record["complete"] and record["amp"] == "bf16"
+    assert compiled == [("inductor", {"mode": "reduce-overhead"})]
+    assert record["complete"] and record["amp"] == "bf16"
     model = train.model_from_checkpoint(record)  # no `_orig_mod.` or `module.` prefixes
     assert all(torch.isfinite(t).all() for t in model.state_dict().values())
     losses = [entry["loss"] for entry in record["history"]["train"]]
