@@ -496,8 +496,10 @@ def train_stage(profile: Profile, stage_name: str, init: str | os.PathLike | Non
             window_steps += 1
             bar.update(1)
             if step % log_every == 0 or step == schedule.iterations:
+                # One host sync per log line, and only then the clock: until the GPU has caught up,
+                # the time would be the host's queueing, not the training's.
+                mean_loss = float(world.sum(window_loss)) / window_steps
                 seconds = time.perf_counter() - started
-                mean_loss = float(world.sum(window_loss)) / window_steps  # one host sync per log line
                 if not math.isfinite(mean_loss):
                     raise diverged(f"the loss became {mean_loss}")
                 elapsed += seconds

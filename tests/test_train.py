@@ -1,9 +1,10 @@
 import json
+import time
 
 import pytest
 import torch
 
-from fcn_lib import config, data, models, paths, train
+from fcn_lib import config, data, distributed, models, paths, train
 
 
 @pytest.fixture
@@ -213,3 +214,21 @@ def test_an_optimiser_saved_on_a_gpu_continues_on_the_cpu(kind):
     assert all(not group["fused"] for group in optimizer.param_groups)
     model(torch.randn(1, 3, 32, 32)).sum().backward()
     optimizer.step()
+
+
+def test_logged_speed_includes_waiting_for_the_device(artifacts, monkeypatch):
+    """On a GPU the loop runs ahead and waits once per log line, when it reads the loss; that wait is
+    training time. Here reading the summed loss takes a known 0.2 s, so no window can be faster."""
+    wait = 0.2
+
+    class SlowDevice(distributed.World):
+        def sum(self, tensor):
+            time.sleep(wait)
+            return tensor
+
+    monkeypatch.setattr(distributed, "join", lambda device_type="cpu": SlowDevice())
+    profile = _profile(iterations_32s=4, val_every=4)
+    record = train.load_checkpoint(train.train_stage(profile, "fcn32s_white", progress=False))
+    steps_per_window = max(1, profile.iterations_32s // 200)
+    assert all(entry["images_per_s"] <= steps_per_window * profile.batch_size / wait
+               for entry in record["history"]["train"])
