@@ -265,7 +265,8 @@ def stage_datasets(profile: Profile, stage: Stage):
 def evaluate(model: torch.nn.Module, loader, device: torch.device, amp: str = "fp32",
              world: distributed.World = distributed.ALONE) -> dict[str, float]:
     """Mean per-pixel loss, the confusion-matrix scores and the boundary F-score over a whole loader
-    (under ``torchrun``: over every process's shard of it, summed)."""
+    or list of batches (under ``torchrun``: over every process's shard of it, summed), all computed
+    on ``device``."""
     was_training = model.training
     model.eval()
     scores = SplitScores()
@@ -276,9 +277,7 @@ def evaluate(model: torch.nn.Module, loader, device: torch.device, amp: str = "f
             logits = model(images)
         loss += segmentation_loss(logits, masks, "sum")
         pixels += masks.numel()
-        for prediction, truth in zip(logits.argmax(1).bool().cpu().numpy(), masks.bool().cpu().numpy(),
-                                     strict=True):
-            scores.add(prediction, truth)
+        scores.add_batch(logits.argmax(1).bool(), masks.bool())
     model.train(was_training)
     if world.active:
         counts = torch.cat([scores.matrix.flatten(), torch.from_numpy(scores.outline),
@@ -436,8 +435,9 @@ def train_stage(profile: Profile, stage_name: str, init: str | os.PathLike | Non
     if optimizer_state is not None:
         load_optimizer_state(optimizer, optimizer_state)
     train_set, val_set = stage_datasets(profile, stage)
-    val_loader = data.evaluation_loader(val_set, 2 * profile.batch_size, profile.num_workers,
-                                        shard=(world.rank, world.size))
+    # The validation set is fixed: made once, kept in memory as bytes, and only predicted afterwards.
+    val_batches = list(data.evaluation_loader(val_set, 2 * profile.batch_size, profile.num_workers,
+                                              shard=(world.rank, world.size)))
     batches = data.training_loader(train_set, profile.batch_size, step, schedule.iterations,
                                    profile.num_workers, slots=world.share(profile.batch_size))
     batch_pixels = pixels_per_batch(profile.batch_size, profile.image_size)
@@ -510,7 +510,7 @@ def train_stage(profile: Profile, stage_name: str, init: str | os.PathLike | Non
                 window_loss, window_steps, started = torch.zeros((), device=device), 0, time.perf_counter()
             if step % profile.val_every == 0 or step == schedule.iterations:
                 evaluated = time.perf_counter()
-                scores = evaluate(model, val_loader, device, amp, world)
+                scores = evaluate(model, val_batches, device, amp, world)
                 history["val"].append({"step": step, **scores, "seconds": time.perf_counter() - evaluated})
                 checkpoint(complete=step == schedule.iterations)
     except KeyboardInterrupt:

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from fcn_lib.metrics import binary_iou
 
@@ -78,3 +79,45 @@ def test_split_scores_are_plain_python_numbers():
     prediction[1:5, 2:5] = True
     scores.add(prediction, truth)
     assert all(type(value) in (int, float) for value in scores.result().values())
+
+
+def _scipy_boundary_matches(prediction, truth, tolerance):
+    """The definition, one image at a time: outlines by binary erosion, distances by the exact
+    Euclidean distance transform."""
+    from scipy import ndimage
+
+    def outline(mask):
+        return mask & ~ndimage.binary_erosion(mask, border_value=0)
+
+    predicted, true = outline(prediction), outline(truth)
+    far = np.full(true.shape, np.inf)
+    to_true = ndimage.distance_transform_edt(~true) if true.any() else far
+    to_predicted = ndimage.distance_transform_edt(~predicted) if predicted.any() else far
+    return (int((to_true[predicted] <= tolerance).sum()), int(predicted.sum()),
+            int((to_predicted[true] <= tolerance).sum()), int(true.sum()))
+
+
+@pytest.mark.parametrize("tolerance", [1.0, 2.0, 2.5, 3.0])
+def test_batched_outline_counts_equal_the_distance_transform_definition(tolerance):
+    from fcn_lib.metrics import SplitScores, boundary_matches
+
+    rng = np.random.default_rng(int(tolerance * 10))
+    blobs = [_blob(rng) for _ in range(12)] + [np.zeros((24, 20), bool), np.ones((24, 20), bool)]
+    pairs = [(blobs[i], blobs[(i + 5) % len(blobs)]) for i in range(len(blobs))]
+    expected = np.zeros(4, np.int64)
+    for prediction, truth in pairs:
+        single = _scipy_boundary_matches(prediction, truth, tolerance)
+        assert boundary_matches(prediction, truth, tolerance) == single
+        expected += single
+    scores = SplitScores(tolerance=tolerance)
+    predictions, truths = (torch.from_numpy(np.stack(masks)) for masks in zip(*pairs, strict=True))
+    scores.add_batch(predictions, truths)
+    assert scores.outline.tolist() == expected.tolist() and scores.images == len(pairs)
+
+
+def _blob(rng, shape=(24, 20)):
+    """A random blob with holes and ragged edges touching the image's edge now and then."""
+    from scipy import ndimage
+
+    noise = ndimage.gaussian_filter(rng.normal(size=shape), 2.0)
+    return noise > rng.uniform(-0.1, 0.1)
