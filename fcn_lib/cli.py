@@ -129,7 +129,7 @@ def _segment(args) -> int:
     from fcn_lib.inference import Segmenter
     from fcn_lib.masks import write_mask
 
-    segmenter = Segmenter.from_checkpoint(args.checkpoint, args.device)
+    segmenter = Segmenter.from_checkpoint(args.checkpoint, args.device, args.mirror)
     files, failed, out = _expand(args.images), [], Path(args.out)
     with tqdm(total=len(files), desc="segmenting", unit="img") as bar:
         for start in range(0, len(files), args.batch):
@@ -156,7 +156,7 @@ def _evaluate(args) -> int:
     from fcn_lib.inference import Segmenter
     from fcn_lib.metrics import SplitScores
 
-    segmenter = Segmenter.from_checkpoint(args.checkpoint, args.device)
+    segmenter = Segmenter.from_checkpoint(args.checkpoint, args.device, args.mirror)
     scores, failed = SplitScores(tolerance=args.tolerance), []
     for path in tqdm(list_images(args.images), desc="evaluating", unit="img"):
         mask_path = Path(args.masks) / f"{path.stem}.png"
@@ -237,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     segment.add_argument("--out", required=True)
     segment.add_argument("--batch", type=int, default=16)
     segment.add_argument("--device", default="auto")
+    segment.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=True,
+                         help="decide on each photo and its mirror image together (twice the work)")
     segment.set_defaults(handler=_segment)
 
     evaluate = commands.add_parser("evaluate", help="score a checkpoint on photos with known masks (JSON)")
@@ -245,6 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--masks", required=True, help="folder of 0/255 PNG masks named like the photos")
     evaluate.add_argument("--tolerance", type=float, default=2.0, help="boundary tolerance in pixels")
     evaluate.add_argument("--device", default="auto")
+    evaluate.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=True,
+                          help="decide on each photo and its mirror image together (twice the work)")
     evaluate.set_defaults(handler=_evaluate)
 
     train = commands.add_parser("train", help="train one stage into artifacts/<profile>/<stage>.pt")

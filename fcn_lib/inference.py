@@ -16,23 +16,26 @@ import torch.nn.functional as F
 
 from fcn_lib.acceleration import autocast, resolve_amp
 from fcn_lib.data import normalise
-from fcn_lib.train import load_checkpoint, model_from_checkpoint, resolve_device
+from fcn_lib.train import load_checkpoint, mirror_average, model_from_checkpoint, resolve_device
 
 
 class Segmenter:
-    """A trained FCN ready for photos: ``masks(photos)`` gives one boolean mask per photo."""
+    """A trained FCN ready for photos: ``masks(photos)`` gives one boolean mask per photo, decided on
+    the photo and its mirror image together (``mirror``, see ``fcn_lib.train.mirror_average``)."""
 
-    def __init__(self, model: torch.nn.Module, size: int, device: torch.device, amp: str = "fp32"):
+    def __init__(self, model: torch.nn.Module, size: int, device: torch.device, amp: str = "fp32",
+                 mirror: bool = True):
         self.model, self.size, self.device = model.to(device).eval(), size, device
-        self.amp = resolve_amp(amp, device)
+        self.amp, self.mirror = resolve_amp(amp, device), mirror
 
     @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike, device: str = "auto") -> Segmenter:
+    def from_checkpoint(cls, path: str | os.PathLike, device: str = "auto", mirror: bool = True
+                        ) -> Segmenter:
         """The checkpoint's network at its training resolution, in the precision its profile asks for
         (``auto``: bfloat16 where this device has it)."""
         record = load_checkpoint(path)
         return cls(model_from_checkpoint(record), record["profile"]["image_size"], resolve_device(device),
-                   record["profile"].get("amp", "fp32"))
+                   record["profile"].get("amp", "fp32"), mirror)
 
     def _fit(self, rgb: np.ndarray) -> tuple[torch.Tensor, tuple[int, int]]:
         height, width, _ = rgb.shape
@@ -50,10 +53,13 @@ class Segmenter:
         if not photos:
             return []
         fitted = [self._fit(rgb) for rgb in photos]
+        images = torch.stack([image for image, _ in fitted]).to(self.device)
         with autocast(self.device, self.amp):
-            logits = self.model(torch.stack([image for image, _ in fitted]).to(self.device)).float()
+            logits = self.model(images)
+            if self.mirror:
+                logits = mirror_average(logits, self.model(images.flip(-1)))
         out = []
-        for scores, (_, inner), rgb in zip(logits, fitted, photos, strict=True):
+        for scores, (_, inner), rgb in zip(logits.float(), fitted, photos, strict=True):
             scores = scores[None, :, :inner[0], :inner[1]]
             full = F.interpolate(scores, size=rgb.shape[:2], mode="bilinear", align_corners=False)
             out.append(full[0].argmax(0).bool().cpu().numpy())

@@ -37,6 +37,17 @@ def test_masks_have_each_photos_size_and_do_not_depend_on_the_batch(checkpoint):
     assert segmenter.masks([]) == []
 
 
+def test_mirrored_photo_gives_the_mirrored_mask_only_with_mirror_averaging(checkpoint):
+    """The average over a photo and its mirror image is symmetric by construction; the network alone
+    is not (its weights are random here), which shows the option really changes the decision."""
+    photo = _photo(32, 32, 3)  # the network's own size: no resizing or padding to break the symmetry
+    mirrored = inference.Segmenter.from_checkpoint(checkpoint, device="cpu")
+    plain = inference.Segmenter.from_checkpoint(checkpoint, device="cpu", mirror=False)
+    assert mirrored.mirror and not plain.mirror
+    assert np.array_equal(mirrored.masks([photo[:, ::-1]])[0], mirrored.masks([photo])[0][:, ::-1])
+    assert not np.array_equal(plain.masks([photo[:, ::-1]])[0], plain.masks([photo])[0][:, ::-1])
+
+
 def test_the_checkpoints_precision_is_used_and_agrees_with_float32(checkpoint):
     exact = inference.Segmenter.from_checkpoint(checkpoint, device="cpu")  # a profile without amp: fp32
     fast = inference.Segmenter(exact.model, 32, torch.device("cpu"), amp="bf16")

@@ -1,10 +1,12 @@
 import json
 import time
 
+import numpy as np
 import pytest
 import torch
 
 from fcn_lib import config, data, distributed, models, paths, train
+from fcn_lib.metrics import SplitScores
 
 
 @pytest.fixture
@@ -178,6 +180,27 @@ def test_predict_dataset_gives_one_mask_per_item_in_order(cache):
     masks = train.predict_dataset(model, validation, batch_size=2)
     assert masks.shape == (5, 32, 32) and masks.dtype == bool
     assert (masks[3] == train.predict(model, data.normalise(validation[3][0][None]))[0].numpy()).all()
+
+
+def test_mirror_averaged_evaluation_scores_the_mirror_averaged_masks(cache):
+    _, validation = train.scene_datasets(_profile(composites_val=6))
+    torch.manual_seed(0)
+    model = models.FCN8s(width=1 / 32).eval()
+    for name, parameter in model.named_parameters():  # scores that vary from pixel to pixel
+        if name.startswith("score"):
+            parameter.data.normal_(0, 0.5)
+    loader = data.evaluation_loader(validation, 4)
+    masks = {mirror: train.predict_dataset(model, validation, 4, mirror=mirror) for mirror in (False, True)}
+    assert not np.array_equal(masks[False], masks[True])
+    truths = torch.stack([validation[i][1] for i in range(len(validation))]).bool()
+    for mirror, predicted in masks.items():
+        expected = SplitScores()
+        expected.add_batch(torch.from_numpy(predicted), truths)
+        scores = train.evaluate(model, loader, torch.device("cpu"), mirror=mirror)
+        assert scores["sneaker_iou"] == pytest.approx(expected.result()["sneaker_iou"])
+        assert scores["boundary_f"] == pytest.approx(expected.result()["boundary_f"])
+    plain, averaged = (train.evaluate(model, loader, torch.device("cpu"), mirror=m) for m in (False, True))
+    assert plain["loss"] == pytest.approx(averaged["loss"])  # the loss is the plain network's
 
 
 def test_the_gpu_settings_train_on_the_cpu_too(artifacts, monkeypatch):
