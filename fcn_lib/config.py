@@ -51,6 +51,7 @@ class Profile:
     momentum: float = 0.9
     weight_decay: float = 0.0
     lr_drop_factor: float = 0.1
+    lr_decay: str = "step"  # "step": times lr_drop_factor at lr_drop_<stage>; "cosine": down to that
     iterations_32s: int = 1000
     lr_32s: float = 0.001
     lr_drop_32s: int = 0

@@ -107,8 +107,15 @@ class Schedule:
     weight_decay: float
     reduction: str
     optimizer: str = "sgd"
+    decay: str = "step"  # "step": the drop above; "cosine": from lr down to lr * drop_factor
 
     def learning_rate(self, step: int) -> float:
+        if self.decay == "cosine":
+            progress = min(step, self.iterations) / max(self.iterations, 1)
+            remaining = (1 + math.cos(math.pi * progress)) / 2  # 1 at the start, 0 at the end
+            return self.lr * (self.drop_factor + (1 - self.drop_factor) * remaining)
+        if self.decay != "step":
+            raise ValueError(f"learning-rate decay must be 'step' or 'cosine', got {self.decay!r}")
         return self.lr * (self.drop_factor if 0 < self.lr_drop <= step else 1.0)
 
 
@@ -117,7 +124,7 @@ def schedule_for(profile: Profile, stage: Stage) -> Schedule:
         iterations=getattr(profile, f"iterations_{stage.key}"), lr=getattr(profile, f"lr_{stage.key}"),
         lr_drop=getattr(profile, f"lr_drop_{stage.key}"), drop_factor=profile.lr_drop_factor,
         momentum=profile.momentum, weight_decay=profile.weight_decay, reduction=profile.loss_reduction,
-        optimizer=profile.optimizer)
+        optimizer=profile.optimizer, decay=profile.lr_decay)
 
 
 def parameter_groups(model: torch.nn.Module, lr: float, weight_decay: float) -> list[dict]:

@@ -75,6 +75,15 @@ def test_learning_rate_drops_once():
         train.equivalent_hyperparameters(1, 1, 1, "sum", "median")
 
 
+def test_cosine_decay_falls_smoothly_to_the_floor():
+    schedule = train.Schedule(100, 1.0, 0, 0.1, 0.9, 0.0, "mean", decay="cosine")
+    rates = [schedule.learning_rate(step) for step in range(101)]
+    assert rates[0] == 1.0 and rates[50] == pytest.approx(0.55) and rates[100] == pytest.approx(0.1)
+    assert all(a > b for a, b in zip(rates, rates[1:], strict=False))
+    with pytest.raises(ValueError, match="decay"):
+        train.Schedule(10, 1.0, 0, 0.1, 0.9, 0.0, "mean", decay="linear").learning_rate(0)
+
+
 def test_a_stage_trains_records_history_and_provenance(artifacts):
     profile = _profile()
     path = train.train_stage(profile, "fcn32s_white", progress=False)
