@@ -38,7 +38,7 @@ class Profile:
     image_size: int = 128
     val_fraction: float = 0.2
     mask_method: str = "robust"
-    num_workers: int = 1
+    num_workers: int = 0
     # The network: VGG-16 layout, channel width multiplier (1.0 = VGG-16), trunk weights.
     layout: str = "aligned"
     width: float = 0.125
@@ -63,7 +63,7 @@ class Profile:
     lr_drop_8s: int = 0
     # Sneakers on scenes: the last stage, and its control trained on scenes from the backbone.
     iterations_bg: int = 3500
-    lr_bg: float = 0.001
+    lr_bg: float = 0.002
     lr_drop_bg: int = 2800
     placement: str = "uniform"
     max_sneakers: int = 2

@@ -104,8 +104,12 @@ for key, value in {
     "bf_white_8s": scores["FCN-8s", "white"]["boundary_f"],
     "iou_scenes_white8s": scores["FCN-8s", "scenes"]["sneaker_iou"],
     "iou_scenes_final": scores["FCN-8s scenes", "scenes"]["sneaker_iou"],
-    "iou_scenes_mirror": scores["FCN-8s scenes, mirror-averaged", "scenes"]["sneaker_iou"],
-    "bf_scenes_mirror": scores["FCN-8s scenes, mirror-averaged", "scenes"]["boundary_f"],
+    "iou_scenes_mirror": scores["FCN-8s scenes, mirror-averaged", "scenes"][
+        "sneaker_iou"
+    ],
+    "bf_scenes_mirror": scores["FCN-8s scenes, mirror-averaged", "scenes"][
+        "boundary_f"
+    ],
 }.items():
     glue(key, f"{value:.3f}", display=False)
 
