@@ -55,11 +55,11 @@ class Segmenter:
         fitted = [self._fit(rgb) for rgb in photos]
         images = torch.stack([image for image, _ in fitted]).to(self.device)
         with autocast(self.device, self.amp):
-            logits = self.model(images)
+            class_scores = self.model(images)  # logits, or with mirror: averaged probabilities
             if self.mirror:
-                logits = mirror_average(logits, self.model(images.flip(-1)))
+                class_scores = mirror_average(class_scores, self.model(images.flip(-1)))
         out = []
-        for scores, (_, inner), rgb in zip(logits.float(), fitted, photos, strict=True):
+        for scores, (_, inner), rgb in zip(class_scores.float(), fitted, photos, strict=True):
             scores = scores[None, :, :inner[0], :inner[1]]
             full = F.interpolate(scores, size=rgb.shape[:2], mode="bilinear", align_corners=False)
             out.append(full[0].argmax(0).bool().cpu().numpy())
