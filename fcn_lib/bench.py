@@ -67,7 +67,8 @@ def _seconds_per_step(step, steps: int, device) -> float:
 
 def _train_setup(arch, layout, size, batch, width, amp, channels_last, compile, device):
     """A network, the reference's SGD, a fixed random batch on ``device`` and a function that does one
-    training step; the step's FLOPs are counted once, eagerly."""
+    training step; the step's FLOPs are counted once, eagerly. ``compile``: a torch.compile mode, or
+    None for eager."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -111,7 +112,8 @@ def _peak_memory_mb(job) -> float:
     import torch
 
     arch, layout, size, batch, width, device = job
-    step, _, _ = _train_setup(arch, layout, size, batch, width, "fp32", False, False, torch.device(device))
+    step, _, _ = _train_setup(arch, layout, size, batch, width, amp="fp32", channels_last=False, compile=None,
+                              device=torch.device(device))
     step()
     if device.startswith("cuda"):
         return torch.cuda.max_memory_allocated() / 2**20
@@ -135,8 +137,8 @@ def bench_model(arch: str = "fcn8s", layouts=("aligned", "caffe"), size: int = 2
     from fcn_lib.train import resolve_device
 
     device = resolve_device(device)
-    setups = {layout: _train_setup(arch, layout, size, batch, width, "fp32", False, False, device)[0]
-              for layout in layouts}
+    setups = {layout: _train_setup(arch, layout, size, batch, width, amp="fp32", channels_last=False,
+                                   compile=None, device=device)[0] for layout in layouts}
     for step in setups.values():
         step()  # warm-up
     seconds = {layout: [] for layout in layouts}

@@ -333,8 +333,9 @@ def predict(model: torch.nn.Module, images: torch.Tensor, device: torch.device |
 def predict_dataset(model: torch.nn.Module, dataset, batch_size: int = 32, mirror: bool = False
                     ) -> np.ndarray:
     """Masks (bool, N×H×W) for every fixed item of a dataset, in order."""
-    loader = data.evaluation_loader(dataset, batch_size)
-    masks = [predict(model, data.normalise(pixels), mirror=mirror) for pixels, _ in loader]
+    device = next(model.parameters()).device
+    masks = [predict(model, data.to_model(*batch, device)[0], device, mirror)
+             for batch in data.evaluation_loader(dataset, batch_size)]
     return torch.cat(masks).numpy()
 
 
