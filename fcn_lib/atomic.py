@@ -12,6 +12,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 
 @contextlib.contextmanager
@@ -30,18 +31,29 @@ def atomic_dir(destination: str | os.PathLike) -> Iterator[Path]:
             shutil.rmtree(staging)
 
 
-def atomic_write_bytes(destination: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``destination`` through a temporary file in the same folder."""
+@contextlib.contextmanager
+def atomic_file(destination: str | os.PathLike) -> Iterator[BinaryIO]:
+    """Yield a binary file to write ``destination``'s new contents into; on success they are flushed
+    to the disk and renamed into place, on error the temporary file is removed and the old version kept.
+
+    Writers stream straight into it (``torch.save`` of a gigabyte checkpoint needs no copy in memory).
+    """
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{destination.name}.", dir=destination.parent)
     try:
         with os.fdopen(handle, "wb") as file:
-            file.write(data)
+            yield file
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, destination)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    return destination
+
+
+def atomic_write_bytes(destination: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``destination`` through a temporary file in the same folder."""
+    with atomic_file(destination) as file:
+        file.write(data)
+    return Path(destination)
