@@ -7,14 +7,14 @@ learning rate ``pixels_per_batch`` times larger (:func:`equivalent_hyperparamete
 
 Checkpoints carry everything needed to continue or to trust a result: weights, optimiser, schedule,
 RNG state, step, stage, the profile and the code version. They are written atomically at every
-validation and on Ctrl-C; a non-finite loss stops the run and leaves the last good checkpoint alone.
+validation and on Ctrl-C, by a thread while training goes on (``fcn_lib.background_save``); a
+non-finite loss stops the run and leaves the last good checkpoint alone.
 Every training batch is a function of its step (see ``fcn_lib.data``), so ``resume=True`` reaches the
 same weights as a run that was never interrupted.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import os
@@ -28,7 +28,8 @@ import torch.nn.functional as F
 
 from fcn_lib import acceleration, data, distributed, models, paths
 from fcn_lib import catalog as catalogs
-from fcn_lib.atomic import atomic_write_bytes
+from fcn_lib.atomic import atomic_file, atomic_write_bytes
+from fcn_lib.background_save import BackgroundWriter, host_copy
 from fcn_lib.compose import PasteSettings
 from fcn_lib.config import Profile, code_version, seed_everything
 from fcn_lib.metrics import SplitScores
@@ -187,9 +188,16 @@ def segmentation_loss(logits: torch.Tensor, target: torch.Tensor, reduction: str
 
 def save_checkpoint(path: Path, record: dict) -> Path:
     """Write a checkpoint atomically: a crash mid-write leaves the previous one intact."""
-    buffer = io.BytesIO()
-    torch.save(record, buffer)
-    return atomic_write_bytes(path, buffer.getvalue())
+    with atomic_file(path) as file:
+        torch.save(record, file)
+    return path
+
+
+def _write_checkpoint(path: Path, record: dict) -> None:
+    """The checkpoint, then its training history as JSON beside it (for people and plots)."""
+    save_checkpoint(path, record)
+    atomic_write_bytes(path.parent / f"{record['stage']}.history.json",
+                       json.dumps(record["history"], indent=1).encode())
 
 
 def load_checkpoint(path: str | os.PathLike, stage: str | None = None, arch: str | None = None) -> dict:
@@ -488,19 +496,21 @@ def train_stage(profile: Profile, stage_name: str, init: str | os.PathLike | Non
             f"{stage.name}: {where} by step {step} (learning rate {schedule.learning_rate(step - 1):g}, "
             f"{schedule.reduction} reduction); the last good checkpoint is kept at {path}")
 
+    writer = BackgroundWriter()
+
     def checkpoint(complete: bool) -> None:
-        if not all(torch.isfinite(p).all() for p in model.parameters()):
+        """Copy everything to host memory now and write it while training goes on (one host sync for
+        the finiteness check, not one per tensor)."""
+        if not bool(torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all()):
             raise diverged("the weights became non-finite")
         if world.is_main:
-            save_checkpoint(path, {
+            writer.submit(_write_checkpoint, path, host_copy({
                 "format": CHECKPOINT_FORMAT, "stage": stage.name, "model": model.describe(),
                 "state_dict": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
                 "schedule": vars(schedule), "rng": resume_rng, "history": history,
                 "elapsed_s": elapsed, "complete": complete, "profile": profile.to_dict(),
                 "code_version": code_version(), "device": str(device), "amp": amp,
-                "world_size": world.size})
-            (path.parent / f"{stage.name}.history.json").write_text(json.dumps(history, indent=1))
-        world.barrier()
+                "world_size": world.size}))
 
     model.train()
     resume_rng = _rng_state()  # what a resumed run restores to continue exactly after `step`
@@ -536,9 +546,12 @@ def train_stage(profile: Profile, stage_name: str, init: str | os.PathLike | Non
                 checkpoint(complete=step == schedule.iterations)
     except KeyboardInterrupt:
         checkpoint(complete=False)
+        writer.wait()
         if world.is_main:
             print(f"\ninterrupted: saved step {step} to {path}; continue with resume=True (--resume)")
         raise
     finally:
         bar.close()
+        writer.wait()  # the last checkpoint is on disk before anyone reads it
+    world.barrier()
     return path

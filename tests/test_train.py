@@ -133,6 +133,28 @@ def test_an_interrupted_run_resumes_to_the_same_weights(artifacts, monkeypatch):
         assert torch.equal(tensor, resumed["state_dict"][name]), name
 
 
+def test_a_checkpoint_holds_its_own_steps_state_while_training_goes_on(artifacts, monkeypatch):
+    profile = _profile(iterations_32s=6, val_every=3)
+    at_three = train.load_checkpoint(train.train_stage(profile.replace(iterations_32s=3), "fcn32s_white",
+                                                       progress=False))
+    written, original = [], train._write_checkpoint
+
+    def slow_write(path, record):
+        time.sleep(0.5)  # the loop meanwhile trains steps 4 to 6, changing its weights in place
+        original(path, record)
+        written.append(train.load_checkpoint(path))
+
+    monkeypatch.setattr(train, "_write_checkpoint", slow_write)
+    train.train_stage(profile, "fcn32s_white", progress=False)
+    assert [record["step"] for record in written] == [3, 6]
+    for name, tensor in at_three["state_dict"].items():
+        assert torch.equal(tensor, written[0]["state_dict"][name]), name
+    assert not all(torch.equal(tensor, written[1]["state_dict"][name])
+                   for name, tensor in at_three["state_dict"].items())
+    history = json.loads((artifacts / "test" / "fcn32s_white.history.json").read_text())
+    assert [entry["step"] for entry in history["val"]] == [3, 6]  # the last write is done on return
+
+
 def test_a_diverging_run_stops_and_keeps_the_last_good_checkpoint(artifacts):
     profile = _profile(iterations_32s=30, lr_32s=1.0e6, lr_drop_32s=0, val_every=1)
     with pytest.raises(train.TrainingDiverged, match="became (nan|inf|non-finite)"):
