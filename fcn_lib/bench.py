@@ -199,6 +199,52 @@ def bench_train(arch: str = "fcn8s", layouts=("aligned",), amps=("bf16",), size:
     return result
 
 
+def bench_checkpoint(arch: str = "fcn8s", width: float = 1.0, device: str = "auto", rounds: int = 3) -> dict:
+    """How long a checkpoint (weights and SGD momentum) stops training: written in place, serialised
+    and flushed to the disk before the next step, against copied to host memory and handed to the
+    background writer. Written into the artifacts folder's disk, alternating round by round."""
+    import statistics
+    import tempfile
+
+    import torch
+
+    from fcn_lib import models, paths, train
+    from fcn_lib.background_save import BackgroundWriter, host_copy
+
+    device = train.resolve_device(device)
+    model = models.build(arch, width=width).to(device)
+    optimizer = train.make_optimizer(model, train.Schedule(10, 1e-10, 0, 1.0, 0.99, 5e-4, "sum"))
+    for parameter in model.parameters():  # one step, so that the momentum buffers exist
+        parameter.grad = torch.zeros_like(parameter)
+    optimizer.step()
+
+    def record() -> dict:
+        return {"state_dict": model.state_dict(), "optimizer": optimizer.state_dict()}
+
+    root = paths.artifacts_dir("bench").parent
+    root.mkdir(parents=True, exist_ok=True)
+    in_place, pause, background = [], [], []
+    with tempfile.TemporaryDirectory(prefix=".bench-checkpoint-", dir=root) as folder:
+        path, writer = Path(folder) / "checkpoint.pt", BackgroundWriter()
+        for _ in range(rounds):
+            start = time.perf_counter()
+            train.save_checkpoint(path, record())
+            in_place.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            writer.submit(train.save_checkpoint, path, host_copy(record()))
+            pause.append(time.perf_counter() - start)
+            writer.wait()
+            background.append(time.perf_counter() - start)
+        size = path.stat().st_size
+    return {"benchmark": "checkpoint", "arch": arch, "width": width, "device": str(device),
+            "parameters_m": round(sum(p.numel() for p in model.parameters()) / 1e6, 2),
+            "checkpoint_mb": round(size / 2**20, 1), "rounds": rounds,
+            "in_place_s": round(statistics.median(in_place), 3),
+            "background_pause_s": round(statistics.median(pause), 3),
+            "background_write_s": round(statistics.median(background), 3),
+            "pause_ratio": round(statistics.median(pause) / statistics.median(in_place), 3)}
+
+
 def bench_loader(profile_name: str = "full", stage: str = "fcn8s_background", steps: int = 100,
                  num_workers: int | None = None, device: str = "auto") -> dict:
     """Training batches per second that the profile's data path delivers to the device (workers,
@@ -229,15 +275,17 @@ def bench_loader(profile_name: str = "full", stage: str = "fcn8s_background", st
 def bench_schedule(profile_name: str = "full", fraction: float = 0.1,
                    stages=("fcn32s_white", "fcn16s_white", "fcn8s_white", "fcn8s_background"),
                    **overrides) -> dict:
-    """Run every stage of a profile for ``fraction`` of its iterations (learning-rate drops alike) and
-    project the full schedule's time: setup as measured, training steps at their measured rate, and
-    as many validations as the full run makes at their measured duration."""
+    """Run every stage of a profile for ``fraction`` of its iterations (learning-rate drops alike),
+    validating and checkpointing as many times as the full run does, and project the full schedule's
+    time: this run's wall time (setup, validations, checkpoints) plus the steps it left out at their
+    measured rate."""
     import statistics
 
     from fcn_lib import config, train
 
     profile = config.load_profile(profile_name, **overrides)
-    changes = {"profile": f"{profile.profile}-{fraction:g}"}
+    changes = {"profile": f"{profile.profile}-{fraction:g}",
+               "val_every": max(1, round(profile.val_every * fraction))}
     for key in {train.STAGES[name].key for name in stages}:
         changes[f"iterations_{key}"] = max(1, round(getattr(profile, f"iterations_{key}") * fraction))
         changes[f"lr_drop_{key}"] = round(getattr(profile, f"lr_drop_{key}") * fraction)
@@ -250,17 +298,17 @@ def bench_schedule(profile_name: str = "full", fraction: float = 0.1,
         wall = time.perf_counter() - start
         history, steps = record["history"], record["step"]
         rate = statistics.median(entry["images_per_s"] for entry in history["train"])
-        validation = [entry["seconds"] for entry in history["val"]]
-        setup = wall - steps * shortened.batch_size / rate - sum(validation)
+        validation = statistics.mean(entry["seconds"] for entry in history["val"])
         full_steps = getattr(profile, f"iterations_{train.STAGES[name].key}")
         full_validations = -(-full_steps // profile.val_every)  # every val_every steps, and at the end
         report["stages"].append({
             "stage": name, "steps": steps, "wall_s": round(wall, 3), "images_per_s": round(rate, 1),
-            "validation_s": round(statistics.mean(validation), 2),
+            "validations": len(history["val"]), "full_validations": full_validations,
+            "validation_s": round(validation, 2),
             "sneaker_iou": round(history["val"][-1]["sneaker_iou"], 4),
             "boundary_f": round(history["val"][-1]["boundary_f"], 4),
-            "projected_full_s": round(setup + full_steps * profile.batch_size / rate
-                                      + full_validations * statistics.mean(validation), 3)})
+            "projected_full_s": round(wall + (full_steps - steps) * profile.batch_size / rate
+                                      + (full_validations - len(history["val"])) * validation, 3)})
     report["wall_s"] = round(sum(stage["wall_s"] for stage in report["stages"]), 3)
     report["projected_full_s"] = round(sum(stage["projected_full_s"] for stage in report["stages"]), 3)
     return report

@@ -78,6 +78,8 @@ def _bench(args) -> int:
         elif args.compile:
             overrides.update(compile=True, compile_mode=args.compile)
         result = bench.bench_schedule(args.profile, args.fraction, **overrides)
+    elif args.target == "checkpoint":
+        result = bench.bench_checkpoint(args.arch, args.width, args.device, args.rounds)
     elif args.target == "loader":
         result = bench.bench_loader(args.profile, args.stage, args.steps, args.workers, args.device)
     else:
@@ -202,10 +204,12 @@ def build_parser() -> argparse.ArgumentParser:
     masks.set_defaults(handler=_masks)
 
     bench = commands.add_parser("bench", help="measure speed; prints JSON")
-    bench.add_argument("target", choices=["composite", "catalog", "model", "train", "loader", "schedule"],
+    bench.add_argument("target", choices=["composite", "catalog", "model", "train", "loader", "checkpoint",
+                                          "schedule"],
                        help="composite, catalog: data making; model: aligned vs caffe layout; train: a "
                             "training step with the GPU settings; loader: the data path alone; "
-                            "schedule: a profile's stages shortened, and the full schedule's projected time")
+                            "checkpoint: how long saving one stops training; schedule: a profile's stages "
+                            "shortened, and the full schedule's projected time")
     bench.add_argument("--size", type=int, default=224)
     bench.add_argument("--count", type=int, default=None, help="images to make (per worker)")
     bench.add_argument("--workers", type=int, default=None)
@@ -228,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--compile-off", action="store_true", help="schedule: train without torch.compile")
     bench.add_argument("--width", type=float, default=1.0)
     bench.add_argument("--device", default="auto")
-    bench.add_argument("--rounds", type=int, default=3, help="alternating rounds per layout")
+    bench.add_argument("--rounds", type=int, default=3, help="alternating rounds (per layout)")
     bench.set_defaults(handler=_bench)
 
     segment = commands.add_parser("segment", help="mask and cut out photos: DIR/<stem>.png, .cutout.png")

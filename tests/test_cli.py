@@ -102,8 +102,20 @@ def test_bench_schedule_shortens_every_stage_and_projects_the_whole(cache, tmp_p
     assert [stage["stage"] for stage in report["stages"]] == ["fcn32s_white", "fcn16s_white", "fcn8s_white",
                                                               "fcn8s_background"]
     assert report["stages"][0]["steps"] == round(smoke.iterations_32s * 0.5)
+    for stage in report["stages"]:  # validated and checkpointed as often as the full run, not projected
+        assert stage["validations"] == stage["full_validations"] >= 1
     assert (tmp_path / "artifacts" / "smoke-0.5" / "fcn8s_background.pt").is_file()
     assert report["projected_full_s"] > report["wall_s"]  # the other half of the steps is still to come
+
+
+def test_bench_checkpoint_compares_writing_in_place_with_the_background_writer(tmp_path, monkeypatch,
+                                                                              capsys):
+    monkeypatch.setenv(paths.ARTIFACTS_ENV, str(tmp_path / "artifacts"))
+    assert main(["bench", "checkpoint", "--width", "0.0625", "--rounds", "1", "--device", "cpu"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["checkpoint_mb"] > 0 and figures["in_place_s"] > 0 and figures["background_pause_s"] > 0
+    assert figures["background_write_s"] >= figures["background_pause_s"]
+    assert not any((tmp_path / "artifacts").iterdir())  # its temporary checkpoint is gone
 
 
 def test_bench_schedule_takes_a_compile_mode(monkeypatch, capsys):
