@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from fcn_lib import paths, synth
-from fcn_lib.atomic import atomic_dir
+from fcn_lib.atomic import atomic_dir, atomic_file
 from fcn_lib.images import list_images
 from fcn_lib.masks import mask_files
 from fcn_lib.scenes import resolve
@@ -122,13 +122,26 @@ def prepare_catalog(sneakers: str = "embedded", count: int = 400, size: int = 22
 
 
 def load_catalog(folder: str | os.PathLike) -> Catalog:
-    """Decode a catalogue folder into memory."""
+    """A catalogue folder's photos and masks as arrays.
+
+    The first read decodes every JPEG and PNG and keeps the pixels beside them as two NumPy files;
+    every later read (each training stage reads the catalogue) maps those files instead of decoding
+    again, which for the full profile's 4,500 photos took 4.5 s a stage. The arrays are read-only.
+    """
     folder = Path(folder)
     info_path = folder / "catalog.json"
     if not info_path.is_file():
         raise FileNotFoundError(f"{folder}: not a catalogue folder (no catalog.json)")
     info = json.loads(info_path.read_text())
     stems = [item["stem"] for item in info["items"]]
-    images = np.stack([np.asarray(Image.open(folder / "images" / f"{s}.jpg").convert("RGB")) for s in stems])
-    masks = np.stack([np.asarray(Image.open(folder / "masks" / f"{s}.png")) >= 128 for s in stems])
-    return Catalog(images, masks, stems, info)
+    decoded = {name: folder / f"decoded_{name}.npy" for name in ("images", "masks")}
+    if not decoded["masks"].is_file():  # written last: its presence means both are complete
+        arrays = {
+            "images": np.stack([np.asarray(Image.open(folder / "images" / f"{s}.jpg").convert("RGB"))
+                                for s in stems]),
+            "masks": np.stack([np.asarray(Image.open(folder / "masks" / f"{s}.png")) >= 128 for s in stems])}
+        for name in ("images", "masks"):  # each file replaced whole, so processes loading at once agree
+            with atomic_file(decoded[name]) as file:
+                np.save(file, arrays[name])
+    return Catalog(np.load(decoded["images"], mmap_mode="r"), np.load(decoded["masks"], mmap_mode="r"),
+                   stems, info)

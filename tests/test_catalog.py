@@ -27,6 +27,17 @@ def test_loaded_catalog_matches_the_renderer(cache):
     assert loaded.is_white[1] == spec.is_white
 
 
+def test_a_catalog_is_decoded_once_and_then_read_from_its_arrays(cache, monkeypatch):
+    folder = catalog.prepare_catalog("embedded", count=3, size=64, seed=2, progress=False)
+    first = catalog.load_catalog(folder)
+    with monkeypatch.context() as patched:
+        patched.setattr(Image, "open", lambda *a, **k: pytest.fail("decoded again"))
+        again = catalog.load_catalog(folder)
+    assert np.array_equal(first.images, again.images) and np.array_equal(first.masks, again.masks)
+    assert again.masks.dtype == bool and not again.images.flags.writeable
+    assert sorted(p.name for p in folder.iterdir() if p.name.startswith(".")) == []  # no temporary files
+
+
 def test_photo_folder_becomes_a_catalog_and_bad_files_are_listed(cache, photo_folder, rendered):
     (photo_folder / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(
