@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import statistics
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -65,10 +68,19 @@ def _seconds_per_step(step, steps: int, device) -> float:
     return (time.perf_counter() - start) / steps
 
 
-def _train_setup(arch, layout, size, batch, width, amp, channels_last, compile, device):
-    """A network, the reference's SGD, a fixed random batch on ``device`` and a function that does one
-    training step; the step's FLOPs are counted once, eagerly. ``compile``: a torch.compile mode, or
-    None for eager."""
+@dataclass(frozen=True)
+class _TrainingStep:
+    """What the training benchmarks time: a whole step and, within it, the SGD update alone."""
+
+    step: Callable[[], None]  # forward, backward and update on a fixed batch
+    update: Callable[[], None]  # the update alone, with the gradients the last step left
+    flops: int  # of the forward and backward, counted once, eagerly
+    compiled: bool
+
+
+def _train_setup(arch, layout, size, batch, width, amp, channels_last, compile, device) -> _TrainingStep:
+    """A network, the reference's SGD and a fixed random batch on ``device``, ready to time.
+    ``compile``: a torch.compile mode, or None for eager."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -102,7 +114,7 @@ def _train_setup(arch, layout, size, batch, width, amp, channels_last, compile, 
         loss.backward()
         optimizer.step()
 
-    return step, counter.get_total_flops(), compiled
+    return _TrainingStep(step, optimizer.step, counter.get_total_flops(), compiled)
 
 
 def _peak_memory_mb(job) -> float:
@@ -112,9 +124,8 @@ def _peak_memory_mb(job) -> float:
     import torch
 
     arch, layout, size, batch, width, device = job
-    step, _, _ = _train_setup(arch, layout, size, batch, width, amp="fp32", channels_last=False, compile=None,
-                              device=torch.device(device))
-    step()
+    _train_setup(arch, layout, size, batch, width, amp="fp32", channels_last=False, compile=None,
+                 device=torch.device(device)).step()
     if device.startswith("cuda"):
         return torch.cuda.max_memory_allocated() / 2**20
     # VmHWM is this process's own peak; ru_maxrss would also count the parent's size at fork time.
@@ -138,7 +149,7 @@ def bench_model(arch: str = "fcn8s", layouts=("aligned", "caffe"), size: int = 2
 
     device = resolve_device(device)
     setups = {layout: _train_setup(arch, layout, size, batch, width, amp="fp32", channels_last=False,
-                                   compile=None, device=device)[0] for layout in layouts}
+                                   compile=None, device=device).step for layout in layouts}
     for step in setups.values():
         step()  # warm-up
     seconds = {layout: [] for layout in layouts}
@@ -152,7 +163,7 @@ def bench_model(arch: str = "fcn8s", layouts=("aligned", "caffe"), size: int = 2
     result = {"benchmark": "model", "arch": arch, "size": size, "batch": batch, "width": width,
               "device": str(device), "threads": torch.get_num_threads(), "rounds": rounds, "layouts": {}}
     for layout in layouts:
-        best = sorted(seconds[layout])[len(seconds[layout]) // 2]  # the median round
+        best = statistics.median(seconds[layout])
         result["layouts"][layout] = {"images_per_s": round(batch / best, 3), "step_s": round(best, 4),
                                      "peak_memory_mb": round(memory[layout], 1)}
     if "aligned" in result["layouts"] and "caffe" in result["layouts"]:
@@ -166,7 +177,11 @@ def bench_train(arch: str = "fcn8s", layouts=("aligned",), amps=("bf16",), size:
                 device: str = "auto", steps: int = 10, rounds: int = 3) -> dict:
     """Training images per second, step time and FLOP rate of every (layout, amp) pair, the pairs
     alternating round by round in one process so that all see the same machine; the first pair is the
-    reference of the ``speedup`` column. ``compile``: a ``torch.compile`` mode, or None for eager."""
+    reference of the ``speedup`` column. ``compile``: a ``torch.compile`` mode, or None for eager.
+
+    ``update_s`` is the SGD update alone, timed the same way: it reads and writes every weight, its
+    gradient and its momentum however small the batch, so it shows how much of a step is moving the
+    134 M parameters rather than computing on the images."""
     import torch
 
     from fcn_lib import acceleration
@@ -176,26 +191,28 @@ def bench_train(arch: str = "fcn8s", layouts=("aligned",), amps=("bf16",), size:
     acceleration.configure_backends(device)
     setups = {(layout, amp): _train_setup(arch, layout, size, batch, width, amp, channels_last, compile,
                                           device) for layout in layouts for amp in amps}
-    seconds = {pair: [] for pair in setups}
-    for step, _, _ in setups.values():  # warm-up: cuDNN's algorithm search, allocator growth
+    seconds = {pair: {"step": [], "update": []} for pair in setups}
+    for setup in setups.values():  # warm-up: cuDNN's algorithm search, allocator growth
         for _ in range(3):
-            step()
+            setup.step()
     for _ in range(rounds):
-        for pair, (step, _, _) in setups.items():
-            seconds[pair].append(_seconds_per_step(step, steps, device))
+        for pair, setup in setups.items():
+            seconds[pair]["step"].append(_seconds_per_step(setup.step, steps, device))
+            seconds[pair]["update"].append(_seconds_per_step(setup.update, steps, device))
     result = {"benchmark": "train", "arch": arch, "size": size, "batch": batch, "width": width,
               "channels_last": channels_last, "device": torch.cuda.get_device_name(device)
               if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)",
               "torch": torch.__version__, "runs": []}
     reference = None
-    for (layout, amp), (_, flops, compiled) in setups.items():
-        median = sorted(seconds[(layout, amp)])[len(seconds[(layout, amp)]) // 2]
+    for (layout, amp), setup in setups.items():
+        median, update = (statistics.median(seconds[(layout, amp)][part]) for part in ("step", "update"))
         reference = reference or median
         result["runs"].append({
-            "layout": layout, "amp": amp, "compiled": compile if compiled else False,
-            "images_per_s": round(batch / median, 2),
-            "step_s": round(median, 5), "gflop_per_image": round(flops / batch / 1e9, 3),
-            "tflop_per_s": round(flops / median / 1e12, 2), "speedup": round(reference / median, 2)})
+            "layout": layout, "amp": amp, "compiled": compile if setup.compiled else False,
+            "images_per_s": round(batch / median, 2), "step_s": round(median, 5),
+            "update_s": round(update, 5), "update_share": round(update / median, 3),
+            "gflop_per_image": round(setup.flops / batch / 1e9, 3),
+            "tflop_per_s": round(setup.flops / median / 1e12, 2), "speedup": round(reference / median, 2)})
     return result
 
 
@@ -203,7 +220,6 @@ def bench_checkpoint(arch: str = "fcn8s", width: float = 1.0, device: str = "aut
     """How long a checkpoint (weights and SGD momentum) stops training: written in place, serialised
     and flushed to the disk before the next step, against copied to host memory and handed to the
     background writer. Written into the artifacts folder's disk, alternating round by round."""
-    import statistics
     import tempfile
 
     import torch
@@ -279,8 +295,6 @@ def bench_schedule(profile_name: str = "full", fraction: float = 0.1,
     validating and checkpointing as many times as the full run does, and project the full schedule's
     time: this run's wall time (setup, validations, checkpoints) plus the steps it left out at their
     measured rate."""
-    import statistics
-
     from fcn_lib import config, train
 
     profile = config.load_profile(profile_name, **overrides)

@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from fcn_lib import bench, config, paths
@@ -83,6 +84,9 @@ def test_bench_train_measures_every_precision_and_layout_side_by_side(capsys):
     assert runs[("aligned", "bf16")]["speedup"] == 1.0 and figures["runs"][0]["amp"] == "bf16"
     for layout in ("aligned", "caffe"):  # precision changes the speed, not the work
         assert runs[(layout, "bf16")]["gflop_per_image"] == runs[(layout, "fp32")]["gflop_per_image"] > 0
+    for run in figures["runs"]:  # the update is a part of the step
+        assert 0 < run["update_s"] < run["step_s"] and run["update_share"] == pytest.approx(
+            run["update_s"] / run["step_s"], abs=1e-3)
     # the caffe layout's 100-pixel padding makes far more work than the image has
     assert runs[("caffe", "fp32")]["gflop_per_image"] > 2 * runs[("aligned", "fp32")]["gflop_per_image"]
 
