@@ -315,13 +315,16 @@ def bench_schedule(profile_name: str = "full", fraction: float = 0.1,
         validation = statistics.mean(entry["seconds"] for entry in history["val"])
         full_steps = getattr(profile, f"iterations_{train.STAGES[name].key}")
         full_validations = -(-full_steps // profile.val_every)  # every val_every steps, and at the end
+        training = steps * shortened.batch_size / rate
         report["stages"].append({
             "stage": name, "steps": steps, "wall_s": round(wall, 3), "images_per_s": round(rate, 1),
+            # the rest: data, network and compiler made ready, checkpoint pauses, the last write
+            "setup_s": round(wall - training - validation * len(history["val"]), 2),
             "validations": len(history["val"]), "full_validations": full_validations,
             "validation_s": round(validation, 2),
             "sneaker_iou": round(history["val"][-1]["sneaker_iou"], 4),
             "boundary_f": round(history["val"][-1]["boundary_f"], 4),
-            "projected_full_s": round(wall + (full_steps - steps) * profile.batch_size / rate
+            "projected_full_s": round(wall + full_steps * profile.batch_size / rate - training
                                       + (full_validations - len(history["val"])) * validation, 3)})
     report["wall_s"] = round(sum(stage["wall_s"] for stage in report["stages"]), 3)
     report["projected_full_s"] = round(sum(stage["projected_full_s"] for stage in report["stages"]), 3)

@@ -108,6 +108,7 @@ def test_bench_schedule_shortens_every_stage_and_projects_the_whole(cache, tmp_p
     assert report["stages"][0]["steps"] == round(smoke.iterations_32s * 0.5)
     for stage in report["stages"]:  # validated and checkpointed as often as the full run, not projected
         assert stage["validations"] == stage["full_validations"] >= 1
+        assert 0 < stage["setup_s"] < stage["wall_s"]
     assert (tmp_path / "artifacts" / "smoke-0.5" / "fcn8s_background.pt").is_file()
     assert report["projected_full_s"] > report["wall_s"]  # the other half of the steps is still to come
 
