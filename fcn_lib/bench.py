@@ -216,6 +216,83 @@ def bench_train(arch: str = "fcn8s", layouts=("aligned",), amps=("bf16",), size:
     return result
 
 
+def bench_layers(arch: str = "fcn8s", layout: str = "aligned", size: int = 224, batch: int = 15,
+                 width: float = 1.0, amp: str = "bf16", channels_last: bool = True, device: str = "auto",
+                 steps: int = 10, rounds: int = 3) -> dict:
+    """Where an eager training step's time goes: every convolution's forward and backward on its own,
+    at the shapes, precision and memory layout that a step gives it (an input that needs no gradient,
+    the image, gets none), beside the whole step and its SGD update. What neither accounts for is
+    the rest: pooling, activations, dropout, the loss, the casts."""
+    import torch
+    from torch import nn
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from fcn_lib import acceleration, models
+    from fcn_lib.train import resolve_device
+
+    device = resolve_device(device)
+    acceleration.configure_backends(device)
+    whole = _train_setup(arch, layout, size, batch, width, amp, channels_last, None, device)
+    memory_format = acceleration.memory_format(channels_last)
+    model = models.build(arch, layout=layout, width=width).to(device, memory_format=memory_format)
+    convolutions = {name: module for name, module in model.named_modules()
+                    if isinstance(module, nn.Conv2d | nn.ConvTranspose2d)}
+    inputs = {}
+
+    def keep_input(name: str):
+        def hook(module: nn.Module, given: tuple, output: torch.Tensor) -> None:
+            inputs[name] = given[0].detach().clone().requires_grad_(given[0].requires_grad)
+        return hook
+
+    hooks = [module.register_forward_hook(keep_input(name)) for name, module in convolutions.items()]
+    image = torch.randn(batch, 3, size, size, device=device).contiguous(memory_format=memory_format)
+    with acceleration.autocast(device, amp):
+        model(image)
+    for hook in hooks:
+        hook.remove()
+
+    def layer_step(module: nn.Module, given: torch.Tensor, gradient: torch.Tensor):
+        def run() -> None:
+            module.zero_grad(set_to_none=True)
+            given.grad = None
+            with acceleration.autocast(device, amp):
+                output = module(given)
+            output.backward(gradient)
+        return run
+
+    runs, flops = {}, {}
+    for name, module in convolutions.items():
+        with torch.no_grad(), acceleration.autocast(device, amp):
+            gradient = torch.randn_like(module(inputs[name]))
+        runs[name] = layer_step(module, inputs[name], gradient)
+        with FlopCounterMode(display=False) as counter:
+            runs[name]()
+        flops[name] = counter.get_total_flops()
+    for run in [whole.step, *runs.values()] * 3:  # warm-up: cuDNN's algorithm search
+        run()
+    seconds = {name: [] for name in ["step", "update", *runs]}
+    for _ in range(rounds):
+        seconds["step"].append(_seconds_per_step(whole.step, steps, device))
+        seconds["update"].append(_seconds_per_step(whole.update, steps, device))
+        for name, run in runs.items():
+            seconds[name].append(_seconds_per_step(run, steps, device))
+    median = {name: statistics.median(values) for name, values in seconds.items()}
+    layers = [{"layer": name, "kind": type(convolutions[name]).__name__,
+               "input": list(inputs[name].shape), "kernel": list(convolutions[name].kernel_size),
+               "ms": round(median[name] * 1e3, 3), "gflop": round(flops[name] / 1e9, 3),
+               "tflop_per_s": round(flops[name] / median[name] / 1e12, 2),
+               "share_of_step": round(median[name] / median["step"], 3)} for name in runs]
+    convolution_s = sum(median[name] for name in runs)
+    return {"benchmark": "layers", "arch": arch, "layout": layout, "size": size, "batch": batch,
+            "width": width, "amp": amp, "channels_last": channels_last,
+            "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+            "step_ms": round(median["step"] * 1e3, 3), "update_ms": round(median["update"] * 1e3, 3),
+            "convolutions_ms": round(convolution_s * 1e3, 3),
+            "rest_ms": round((median["step"] - median["update"] - convolution_s) * 1e3, 3),
+            "step_gflop": round(whole.flops / 1e9, 3),
+            "convolutions_gflop": round(sum(flops.values()) / 1e9, 3), "layers": layers}
+
+
 def bench_checkpoint(arch: str = "fcn8s", width: float = 1.0, device: str = "auto", rounds: int = 3) -> dict:
     """How long a checkpoint (weights and SGD momentum) stops training: written in place, serialised
     and flushed to the disk before the next step, against copied to host memory and handed to the

@@ -78,6 +78,10 @@ def _bench(args) -> int:
         elif args.compile:
             overrides.update(compile=True, compile_mode=args.compile)
         result = bench.bench_schedule(args.profile, args.fraction, **overrides)
+    elif args.target == "layers":
+        result = bench.bench_layers(args.arch, args.layout or "aligned", args.size, args.batch or 15,
+                                    args.width, args.amp, args.channels_last, args.device, args.steps,
+                                    args.rounds)
     elif args.target == "checkpoint":
         result = bench.bench_checkpoint(args.arch, args.width, args.device, args.rounds)
     elif args.target == "loader":
@@ -204,10 +208,11 @@ def build_parser() -> argparse.ArgumentParser:
     masks.set_defaults(handler=_masks)
 
     bench = commands.add_parser("bench", help="measure speed; prints JSON")
-    bench.add_argument("target", choices=["composite", "catalog", "model", "train", "loader", "checkpoint",
-                                          "schedule"],
+    bench.add_argument("target", choices=["composite", "catalog", "model", "train", "layers", "loader",
+                                          "checkpoint", "schedule"],
                        help="composite, catalog: data making; model: aligned vs caffe layout; train: a "
-                            "training step with the GPU settings; loader: the data path alone; "
+                            "training step with the GPU settings; layers: every convolution of that step "
+                            "on its own; loader: the data path alone; "
                             "checkpoint: how long saving one stops training; schedule: a profile's stages "
                             "shortened, and the full schedule's projected time")
     bench.add_argument("--size", type=int, default=224)

@@ -91,6 +91,19 @@ def test_bench_train_measures_every_precision_and_layout_side_by_side(capsys):
     assert runs[("caffe", "fp32")]["gflop_per_image"] > 2 * runs[("aligned", "fp32")]["gflop_per_image"]
 
 
+def test_bench_layers_accounts_for_every_convolution_of_the_step(capsys):
+    assert main(["bench", "layers", "--size", "64", "--batch", "2", "--width", "0.0625", "--amp", "fp32",
+                 "--steps", "1", "--rounds", "1", "--device", "cpu"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    layers = {layer["layer"]: layer for layer in figures["layers"]}
+    assert {"trunk.features.0", "trunk.fc6", "trunk.fc7", "score_pool3", "up_final"} <= set(layers)
+    assert len(layers) == 13 + 2 + 3 + 3  # VGG-16's convolutions, fc6, fc7, three scores, three upsamplings
+    # Each convolution is timed on its own, and between them they do all of the step's arithmetic.
+    assert figures["convolutions_gflop"] == figures["step_gflop"] > 0
+    assert all(layer["ms"] > 0 for layer in figures["layers"])
+    assert layers["trunk.features.2"]["input"] == [2, 4, 64, 64] and layers["trunk.fc6"]["kernel"] == [7, 7]
+
+
 def test_bench_loader_measures_the_data_path_alone(cache, capsys):
     assert main(["bench", "loader", "--profile", "smoke", "--stage", "fcn8s_background", "--steps", "3",
                  "--workers", "0", "--device", "cpu"]) == 0
