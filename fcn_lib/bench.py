@@ -216,6 +216,23 @@ def bench_train(arch: str = "fcn8s", layouts=("aligned",), amps=("bf16",), size:
     return result
 
 
+def as_matrix_product(conv) -> Callable:
+    """A stride-1 convolution computed as one matrix product over its unfolded input patches, the way a
+    fully connected layer is. ``bench_layers`` times fc6 this way beside cuDNN's convolution: it is
+    VGG-16's fully connected layer turned into a 7×7 convolution over a 7×7 map, a shape that
+    convolution kernels are not tuned for (15 × 49 rows against 25,088 × 4,096 weights)."""
+    import torch.nn.functional as F
+
+    def forward(x):
+        n, _, h, w = x.shape
+        rows, columns = (side + 2 * pad - k + 1
+                         for side, pad, k in zip((h, w), conv.padding, conv.kernel_size, strict=True))
+        patches = F.unfold(x, conv.kernel_size, padding=conv.padding).transpose(1, 2)  # N × HW × C·k·k
+        product = F.linear(patches, conv.weight.flatten(1), conv.bias)  # N × HW × out channels
+        return product.view(n, rows, columns, -1).permute(0, 3, 1, 2)  # channels_last, as cuDNN's
+    return forward
+
+
 def bench_layers(arch: str = "fcn8s", layout: str = "aligned", size: int = 224, batch: int = 15,
                  width: float = 1.0, amp: str = "bf16", channels_last: bool = True, device: str = "auto",
                  steps: int = 10, rounds: int = 3) -> dict:
@@ -251,37 +268,46 @@ def bench_layers(arch: str = "fcn8s", layout: str = "aligned", size: int = 224, 
     for hook in hooks:
         hook.remove()
 
-    def layer_step(module: nn.Module, given: torch.Tensor, gradient: torch.Tensor):
+    def layer_step(forward: Callable, module: nn.Module, given: torch.Tensor, gradient: torch.Tensor):
+        """One forward and backward through ``forward``, gradients cleared as a training step clears them."""
         def run() -> None:
             module.zero_grad(set_to_none=True)
             given.grad = None
             with acceleration.autocast(device, amp):
-                output = module(given)
+                output = forward(given)
             output.backward(gradient)
         return run
 
-    runs, flops = {}, {}
+    runs = {}
     for name, module in convolutions.items():
         with torch.no_grad(), acceleration.autocast(device, amp):
             gradient = torch.randn_like(module(inputs[name]))
-        runs[name] = layer_step(module, inputs[name], gradient)
+        runs[name] = layer_step(module, module, inputs[name], gradient)
+        if name == "trunk.fc6":
+            fc6_product = layer_step(as_matrix_product(module), module, inputs[name], gradient)
+    timed = {**runs, "fc6 as a matrix product": fc6_product}
+    flops = {}
+    for name, run in timed.items():
         with FlopCounterMode(display=False) as counter:
-            runs[name]()
+            run()
         flops[name] = counter.get_total_flops()
-    for run in [whole.step, *runs.values()] * 3:  # warm-up: cuDNN's algorithm search
+    for run in [whole.step, *timed.values()] * 3:  # warm-up: cuDNN's algorithm search
         run()
-    seconds = {name: [] for name in ["step", "update", *runs]}
+    seconds = {name: [] for name in ["step", "update", *timed]}
     for _ in range(rounds):
         seconds["step"].append(_seconds_per_step(whole.step, steps, device))
         seconds["update"].append(_seconds_per_step(whole.update, steps, device))
-        for name, run in runs.items():
+        for name, run in timed.items():
             seconds[name].append(_seconds_per_step(run, steps, device))
     median = {name: statistics.median(values) for name, values in seconds.items()}
-    layers = [{"layer": name, "kind": type(convolutions[name]).__name__,
-               "input": list(inputs[name].shape), "kernel": list(convolutions[name].kernel_size),
-               "ms": round(median[name] * 1e3, 3), "gflop": round(flops[name] / 1e9, 3),
-               "tflop_per_s": round(flops[name] / median[name] / 1e12, 2),
-               "share_of_step": round(median[name] / median["step"], 3)} for name in runs]
+
+    def figures(name: str) -> dict:
+        return {"ms": round(median[name] * 1e3, 3), "gflop": round(flops[name] / 1e9, 3),
+                "tflop_per_s": round(flops[name] / median[name] / 1e12, 2),
+                "share_of_step": round(median[name] / median["step"], 3)}
+
+    layers = [{"layer": name, "kind": type(convolutions[name]).__name__, "input": list(inputs[name].shape),
+               "kernel": list(convolutions[name].kernel_size), **figures(name)} for name in runs]
     convolution_s = sum(median[name] for name in runs)
     return {"benchmark": "layers", "arch": arch, "layout": layout, "size": size, "batch": batch,
             "width": width, "amp": amp, "channels_last": channels_last,
@@ -290,7 +316,10 @@ def bench_layers(arch: str = "fcn8s", layout: str = "aligned", size: int = 224, 
             "convolutions_ms": round(convolution_s * 1e3, 3),
             "rest_ms": round((median["step"] - median["update"] - convolution_s) * 1e3, 3),
             "step_gflop": round(whole.flops / 1e9, 3),
-            "convolutions_gflop": round(sum(flops.values()) / 1e9, 3), "layers": layers}
+            "convolutions_gflop": round(sum(flops[name] for name in runs) / 1e9, 3), "layers": layers,
+            "fc6_as_matrix_product": {
+                **figures("fc6 as a matrix product"),
+                "speedup": round(median["trunk.fc6"] / median["fc6 as a matrix product"], 2)}}
 
 
 def bench_checkpoint(arch: str = "fcn8s", width: float = 1.0, device: str = "auto", rounds: int = 3) -> dict:

@@ -4,6 +4,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from fcn_lib import bench, config, paths
@@ -102,6 +103,25 @@ def test_bench_layers_accounts_for_every_convolution_of_the_step(capsys):
     assert figures["convolutions_gflop"] == figures["step_gflop"] > 0
     assert all(layer["ms"] > 0 for layer in figures["layers"])
     assert layers["trunk.features.2"]["input"] == [2, 4, 64, 64] and layers["trunk.fc6"]["kernel"] == [7, 7]
+    assert figures["fc6_as_matrix_product"]["gflop"] == layers["trunk.fc6"]["gflop"]  # the same work
+
+
+@pytest.mark.parametrize("padding", [3, 0])  # fc6 in the aligned and in the caffe layout
+def test_a_convolution_as_a_matrix_product_gives_the_same_values_and_gradients(padding):
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(6, 5, 7, padding=padding).double()
+    product = bench.as_matrix_product(conv)
+    image = torch.randn(2, 6, 9, 8, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
+    image.requires_grad_(True)
+    gradients = []
+    for forward in (conv, product):
+        conv.zero_grad(set_to_none=True)
+        image.grad = None
+        output = forward(image)
+        output.backward(torch.ones_like(output))
+        gradients.append((output.detach(), image.grad, conv.weight.grad, conv.bias.grad))
+    for convolved, multiplied in zip(*gradients, strict=True):  # output, then the three gradients
+        assert convolved.shape == multiplied.shape and torch.allclose(convolved, multiplied)
 
 
 def test_bench_loader_measures_the_data_path_alone(cache, capsys):
