@@ -217,18 +217,21 @@ def bench_train(arch: str = "fcn8s", layouts=("aligned",), amps=("bf16",), size:
 
 
 def as_matrix_product(conv) -> Callable:
-    """A stride-1 convolution computed as one matrix product over its unfolded input patches, the way a
-    fully connected layer is. ``bench_layers`` times fc6 this way beside cuDNN's convolution: it is
-    VGG-16's fully connected layer turned into a 7×7 convolution over a 7×7 map, a shape that
-    convolution kernels are not tuned for (15 × 49 rows against 25,088 × 4,096 weights)."""
+    """A stride-1 convolution computed as one matrix product over its input's patches, the way a fully
+    connected layer is. ``bench_layers`` times fc6 this way beside cuDNN's convolution: it is VGG-16's
+    fully connected layer turned into a 7×7 convolution over a 7×7 map, a shape that convolution
+    kernels are not tuned for (15 × 49 rows against 25,088 × 4,096 weights). Patches are taken in
+    (row, column, channel) order, the order of a channels_last weight, so the weight is not copied."""
     import torch.nn.functional as F
 
+    (kernel_h, kernel_w), (pad_h, pad_w) = conv.kernel_size, conv.padding
+
     def forward(x):
-        n, _, h, w = x.shape
-        rows, columns = (side + 2 * pad - k + 1
-                         for side, pad, k in zip((h, w), conv.padding, conv.kernel_size, strict=True))
-        patches = F.unfold(x, conv.kernel_size, padding=conv.padding).transpose(1, 2)  # N × HW × C·k·k
-        product = F.linear(patches, conv.weight.flatten(1), conv.bias)  # N × HW × out channels
+        windows = F.pad(x, (pad_w, pad_w, pad_h, pad_h)).unfold(2, kernel_h, 1).unfold(3, kernel_w, 1)
+        n, channels, rows, columns = windows.shape[:4]  # then the kernel's rows and columns
+        patches = windows.permute(0, 2, 3, 4, 5, 1).reshape(n * rows * columns, -1)
+        weight = conv.weight.permute(0, 2, 3, 1).reshape(conv.out_channels, -1)
+        product = F.linear(patches, weight, conv.bias)  # one row per output pixel
         return product.view(n, rows, columns, -1).permute(0, 3, 1, 2)  # channels_last, as cuDNN's
     return forward
 

@@ -107,9 +107,10 @@ def test_bench_layers_accounts_for_every_convolution_of_the_step(capsys):
 
 
 @pytest.mark.parametrize("padding", [3, 0])  # fc6 in the aligned and in the caffe layout
-def test_a_convolution_as_a_matrix_product_gives_the_same_values_and_gradients(padding):
+@pytest.mark.parametrize("memory_format", [torch.channels_last, torch.contiguous_format])
+def test_a_convolution_as_a_matrix_product_gives_the_same_values_and_gradients(padding, memory_format):
     torch.manual_seed(0)
-    conv = torch.nn.Conv2d(6, 5, 7, padding=padding).double()
+    conv = torch.nn.Conv2d(6, 5, 7, padding=padding).double().to(memory_format=memory_format)
     product = bench.as_matrix_product(conv)
     image = torch.randn(2, 6, 9, 8, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
     image.requires_grad_(True)
