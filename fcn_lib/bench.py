@@ -228,12 +228,34 @@ def as_matrix_product(conv) -> Callable:
 
     def forward(x):
         windows = F.pad(x, (pad_w, pad_w, pad_h, pad_h)).unfold(2, kernel_h, 1).unfold(3, kernel_w, 1)
-        n, channels, rows, columns = windows.shape[:4]  # then the kernel's rows and columns
+        n, _, rows, columns = windows.shape[:4]  # then the kernel's rows and columns
         patches = windows.permute(0, 2, 3, 4, 5, 1).reshape(n * rows * columns, -1)
         weight = conv.weight.permute(0, 2, 3, 1).reshape(conv.out_channels, -1)
         product = F.linear(patches, weight, conv.bias)  # one row per output pixel
         return product.view(n, rows, columns, -1).permute(0, 3, 1, 2)  # channels_last, as cuDNN's
     return forward
+
+
+def _inputs_of(modules: dict, forward: Callable, device, amp: str) -> dict:
+    """What each of ``modules`` is given during one ``forward`` under ``amp``: copies with the same
+    shape, precision, memory layout and need for a gradient."""
+    from fcn_lib import acceleration
+
+    inputs = {}
+
+    def keep_input(name: str):
+        def hook(module, given: tuple, output) -> None:
+            inputs[name] = given[0].detach().clone().requires_grad_(given[0].requires_grad)
+        return hook
+
+    hooks = [module.register_forward_hook(keep_input(name)) for name, module in modules.items()]
+    try:
+        with acceleration.autocast(device, amp):
+            forward()
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return inputs
 
 
 def bench_layers(arch: str = "fcn8s", layout: str = "aligned", size: int = 224, batch: int = 15,
@@ -257,19 +279,8 @@ def bench_layers(arch: str = "fcn8s", layout: str = "aligned", size: int = 224, 
     model = models.build(arch, layout=layout, width=width).to(device, memory_format=memory_format)
     convolutions = {name: module for name, module in model.named_modules()
                     if isinstance(module, nn.Conv2d | nn.ConvTranspose2d)}
-    inputs = {}
-
-    def keep_input(name: str):
-        def hook(module: nn.Module, given: tuple, output: torch.Tensor) -> None:
-            inputs[name] = given[0].detach().clone().requires_grad_(given[0].requires_grad)
-        return hook
-
-    hooks = [module.register_forward_hook(keep_input(name)) for name, module in convolutions.items()]
     image = torch.randn(batch, 3, size, size, device=device).contiguous(memory_format=memory_format)
-    with acceleration.autocast(device, amp):
-        model(image)
-    for hook in hooks:
-        hook.remove()
+    inputs = _inputs_of(convolutions, lambda: model(image), device, amp)
 
     def layer_step(forward: Callable, module: nn.Module, given: torch.Tensor, gradient: torch.Tensor):
         """One forward and backward through ``forward``, gradients cleared as a training step clears them."""
