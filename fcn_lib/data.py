@@ -26,6 +26,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from fcn_lib import paths
+from fcn_lib.acceleration import memory_format
 from fcn_lib.atomic import atomic_dir
 from fcn_lib.catalog import Catalog
 from fcn_lib.compose import Cutout, PasteSettings, colour_jitter, compose, make_cutout, rotate_hue
@@ -77,8 +78,7 @@ def to_model(images: torch.Tensor, masks: torch.Tensor, device: torch.device, ch
     """A batch of items as the network and the loss take it, on ``device``: images normalised float
     (in the model's memory format), masks long. The copy does not wait (pinned memory makes it
     asynchronous), and the bytes are turned into floats where they will be used."""
-    layout = torch.channels_last if channels_last else torch.contiguous_format
-    pixels = images.to(device, non_blocking=True).contiguous(memory_format=layout)
+    pixels = images.to(device, non_blocking=True).contiguous(memory_format=memory_format(channels_last))
     return normalise(pixels), masks.to(device, non_blocking=True).long()
 
 
