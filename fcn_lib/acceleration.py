@@ -1,7 +1,8 @@
-"""What makes a training step fast on a GPU, and changes nothing on the CPU unless asked for.
+"""Where a network runs, and what makes its training step fast on a GPU without changing anything on
+the CPU unless asked for.
 
 * **bf16 autocast.** Convolutions run in bfloat16 on the tensor cores; the loss is taken from float32
-  logits (``fcn_lib.train.segmentation_loss``), because the reference's loss is a *sum* over every
+  logits (``fcn_lib.optim.segmentation_loss``), because the reference's loss is a *sum* over every
   pixel of a batch (15 × 224 × 224 ≈ 750,000 terms) and that exceeds float16's largest number, 65,504.
   bfloat16 keeps float32's range, so no loss scaling is needed either.
 * **channels_last.** cuDNN's fastest convolutions want NHWC tensors; the weights and each batch are
@@ -23,6 +24,13 @@ import torch
 
 AMP_MODES = ("fp32", "bf16", "auto")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune-no-cudagraphs", "max-autotune")
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto``: the GPU when there is one, else the CPU; any other name as given (``cuda:1``)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
 
 
 def bf16_is_native(device: torch.device) -> bool:

@@ -9,10 +9,10 @@ changed setting makes a new one.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-from dataclasses import dataclass, field
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,6 @@ from fcn_lib import paths, synth
 from fcn_lib.atomic import atomic_dir, atomic_file
 from fcn_lib.images import list_images
 from fcn_lib.masks import mask_files
-from fcn_lib.scenes import resolve
 
 
 @dataclass(frozen=True)
@@ -57,6 +56,59 @@ def square(rgb: np.ndarray, mask: np.ndarray, size: int) -> tuple[np.ndarray, np
     return image, np.asarray(held.resize((size, size), Image.BILINEAR)) >= 128
 
 
+def write_item(folder: Path, index: int, image: np.ndarray, mask: np.ndarray, quality: int = 95) -> str:
+    """One catalogue item: ``images/NNNNN.jpg`` and ``masks/NNNNN.png`` (0/255); returns the stem."""
+    stem = f"{index:05d}"
+    Image.fromarray(image).save(folder / "images" / f"{stem}.jpg", quality=quality)
+    Image.fromarray(mask.astype(np.uint8) * 255).save(folder / "masks" / f"{stem}.png")
+    return stem
+
+
+def _render_item_to(job: tuple[int, int, int, str]) -> dict:
+    seed, index, size, folder = job
+    image, mask, spec = synth.render_item(seed, index, size)
+    return {"stem": write_item(Path(folder), index, image, mask, spec.jpeg_quality), **asdict(spec)}
+
+
+class _InlineExecutor:
+    """``map`` in this process: one worker needs no pool (and no pickling)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def map(self, fn, items, chunksize=1):
+        return map(fn, items)
+
+
+def write_embedded_catalog(out: str | os.PathLike, count: int, size: int = 224, seed: int = 0,
+                           workers: int | None = None, progress: bool = True) -> Path:
+    """Render ``count`` sneakers (``fcn_lib.synth``) into a catalogue folder, on every core.
+
+    Each sneaker is a pure function of ``(seed, index)``, so the folder is the same whatever the
+    number of workers. Written into a staging folder and renamed into place at the end, so an
+    interrupted run never leaves a catalogue that looks complete; ``catalog.json`` records every design.
+    """
+    from tqdm import tqdm
+
+    if count < 1 or size < 32:
+        raise ValueError(f"a catalogue needs count >= 1 and size >= 32 (got count={count}, size={size})")
+    workers = workers or os.cpu_count() or 1
+    with atomic_dir(out) as staging:
+        (staging / "images").mkdir()
+        (staging / "masks").mkdir()
+        jobs = [(seed, i, size, str(staging)) for i in range(count)]
+        with ProcessPoolExecutor(workers) if workers > 1 else _InlineExecutor() as pool:
+            items = list(tqdm(pool.map(_render_item_to, jobs, chunksize=32), total=count,
+                              desc="rendering catalogue", unit="img", disable=not progress))
+        record = {"kind": "embedded", "renderer_version": synth.RENDERER_VERSION, "count": count,
+                  "size": size, "seed": seed, "items": items}
+        (staging / "catalog.json").write_text(json.dumps(record))
+    return Path(out)
+
+
 def write_photo_catalog(source: str | os.PathLike, out: str | os.PathLike, size: int = 224,
                         method: str = "robust", progress: bool = True) -> Path:
     """Mask every product photo in ``source`` and write them as a catalogue folder at ``size``.
@@ -76,10 +128,7 @@ def write_photo_catalog(source: str | os.PathLike, out: str | os.PathLike, size:
             if outcome.error:
                 skipped.append({"file": outcome.path.name, "reason": outcome.error})
                 continue
-            image, mask = square(outcome.photo.rgb, outcome.mask, size)
-            stem = f"{len(items):05d}"
-            Image.fromarray(image).save(staging / "images" / f"{stem}.jpg", quality=95)
-            Image.fromarray(mask.astype(np.uint8) * 255).save(staging / "masks" / f"{stem}.png")
+            stem = write_item(staging, len(items), *square(outcome.photo.rgb, outcome.mask, size))
             items.append({"stem": stem, "source": outcome.path.name})
         if not items:
             raise ValueError(f"{source}: none of its {len(files)} photos could be used; first problems: "
@@ -90,19 +139,14 @@ def write_photo_catalog(source: str | os.PathLike, out: str | os.PathLike, size:
     return Path(out)
 
 
-def _fingerprint(description: dict) -> str:
-    return hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:16]
-
-
 def catalog_description(sneakers: str, count: int, size: int, seed: int, method: str) -> dict:
     """Everything that shapes a catalogue folder; its hash names the cache entry."""
     if sneakers == "embedded":
         return {"kind": "embedded", "count": count, "size": size, "seed": seed,
                 "renderer_version": synth.RENDERER_VERSION}
-    folder = resolve(sneakers)
-    listing = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in list_images(folder)]
-    return {"kind": "photos", "source": str(folder.resolve()), "files": listing, "size": size,
-            "method": method}
+    folder = paths.resolve(sneakers)
+    return {"kind": "photos", "source": str(folder.resolve()),
+            "files": paths.file_listing(list_images(folder)), "size": size, "method": method}
 
 
 def prepare_catalog(sneakers: str = "embedded", count: int = 400, size: int = 224, seed: int = 0,
@@ -113,12 +157,12 @@ def prepare_catalog(sneakers: str = "embedded", count: int = 400, size: int = 22
     (all of them are used; ``count`` does not apply).
     """
     description = catalog_description(sneakers, count, size, seed, method)
-    out = paths.cache_dir() / f"catalog-{description['kind']}-{_fingerprint(description)}"
+    out = paths.cache_entry(f"catalog-{description['kind']}", description)
     if (out / "catalog.json").is_file():
         return out
     if sneakers == "embedded":
-        return synth.write_catalog(out, count, size, seed, progress=progress)
-    return write_photo_catalog(resolve(sneakers), out, size, method, progress=progress)
+        return write_embedded_catalog(out, count, size, seed, progress=progress)
+    return write_photo_catalog(paths.resolve(sneakers), out, size, method, progress=progress)
 
 
 def load_catalog(folder: str | os.PathLike) -> Catalog:

@@ -26,9 +26,9 @@ def _execute(args) -> int:
 
 
 def _catalog(args) -> int:
-    from fcn_lib.synth import write_catalog
+    from fcn_lib.catalog import write_embedded_catalog
 
-    out = write_catalog(args.out, args.count, args.size, args.seed, workers=args.workers)
+    out = write_embedded_catalog(args.out, args.count, args.size, args.seed, workers=args.workers)
     print(f"wrote {args.count} sneakers to {out}", file=sys.stderr)
     return 0
 
@@ -60,43 +60,11 @@ def _masks(args) -> int:
     return 1 if failed else 0
 
 
-def _bench(args) -> int:
-    from fcn_lib import bench
-
-    if args.target == "composite":
-        result = bench.bench_composite(args.size, args.count or 2000, args.workers or 1)
-    elif args.target == "catalog":
-        result = bench.bench_catalog(args.size, args.count or 4500, args.workers)
-    elif args.target == "train":
-        result = bench.bench_train(args.arch, (args.layout or "aligned").split(","), args.amp.split(","),
-                                   args.size, args.batch or 15, args.width, args.channels_last,
-                                   args.compile, args.device, args.steps, args.rounds)
-    elif args.target == "schedule":
-        overrides = {"backbone_weights": args.backbone} if args.backbone else {}
-        if args.compile_off:
-            overrides["compile"] = False
-        elif args.compile:
-            overrides.update(compile=True, compile_mode=args.compile)
-        result = bench.bench_schedule(args.profile, args.fraction, **overrides)
-    elif args.target == "layers":
-        result = bench.bench_layers(args.arch, args.layout or "aligned", args.size, args.batch or 15,
-                                    args.width, args.amp, args.channels_last, args.device, args.steps,
-                                    args.rounds)
-    elif args.target == "checkpoint":
-        result = bench.bench_checkpoint(args.arch, args.width, args.device, args.rounds)
-    elif args.target == "loader":
-        result = bench.bench_loader(args.profile, args.stage, args.steps, args.workers, args.device)
-    else:
-        result = bench.bench_model(args.arch, (args.layout or "aligned,caffe").split(","), args.size,
-                                   args.batch or 1, args.width, args.device, args.rounds)
-    print(json.dumps(result))
-    return 0
-
-
 def _train(args) -> int:
     from fcn_lib import distributed
+    from fcn_lib.checkpoints import CheckpointMismatch, load_checkpoint
     from fcn_lib.config import load_profile
-    from fcn_lib.train import CheckpointMismatch, TrainingDiverged, load_checkpoint, train_stage
+    from fcn_lib.train import TrainingDiverged, train_stage
 
     try:
         path = train_stage(load_profile(args.profile), args.stage, init=args.init, resume=args.resume)
@@ -179,7 +147,7 @@ def _evaluate(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from fcn_lib.train import STAGES
+    from fcn_lib.stages import STAGES
 
     parser = argparse.ArgumentParser(prog="fcn-sneakers", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -206,39 +174,6 @@ def build_parser() -> argparse.ArgumentParser:
     masks.add_argument("--out", required=True)
     masks.add_argument("--method", choices=["seed", "robust"], default="robust")
     masks.set_defaults(handler=_masks)
-
-    bench = commands.add_parser("bench", help="measure speed; prints JSON")
-    bench.add_argument("target", choices=["composite", "catalog", "model", "train", "layers", "loader",
-                                          "checkpoint", "schedule"],
-                       help="composite, catalog: data making; model: aligned vs caffe layout; train: a "
-                            "training step with the GPU settings; layers: every convolution of that step "
-                            "on its own; loader: the data path alone; "
-                            "checkpoint: how long saving one stops training; schedule: a profile's stages "
-                            "shortened, and the full schedule's projected time")
-    bench.add_argument("--size", type=int, default=224)
-    bench.add_argument("--count", type=int, default=None, help="images to make (per worker)")
-    bench.add_argument("--workers", type=int, default=None)
-    bench.add_argument("--arch", choices=["fcn32s", "fcn16s", "fcn8s"], default="fcn8s")
-    bench.add_argument("--layout", default=None,
-                       help="one layout, or several alternating (default: aligned,caffe for model, "
-                            "aligned for train)")
-    bench.add_argument("--batch", type=int, default=None, help="default: 1 for model, 15 for train")
-    bench.add_argument("--amp", default="bf16", help="train: bf16, fp32, or both alternating (bf16,fp32)")
-    bench.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True,
-                       help="train: NHWC tensors (default on)")
-    bench.add_argument("--compile", nargs="?", const="default", metavar="MODE",
-                       help="train, schedule: torch.compile the network in MODE (default: default; "
-                            "reduce-overhead adds CUDA graphs)")
-    bench.add_argument("--steps", type=int, default=10, help="train: steps per round; loader: batches")
-    bench.add_argument("--profile", default="full", help="loader: the profile whose data path to measure")
-    bench.add_argument("--stage", default="fcn8s_background", help="loader: the stage whose data to make")
-    bench.add_argument("--fraction", type=float, default=0.1, help="schedule: share of each stage's steps")
-    bench.add_argument("--backbone", default=None, help="schedule: override backbone_weights (e.g. none)")
-    bench.add_argument("--compile-off", action="store_true", help="schedule: train without torch.compile")
-    bench.add_argument("--width", type=float, default=1.0)
-    bench.add_argument("--device", default="auto")
-    bench.add_argument("--rounds", type=int, default=3, help="alternating rounds (per layout)")
-    bench.set_defaults(handler=_bench)
 
     segment = commands.add_parser("segment", help="mask and cut out photos: DIR/<stem>.png, .cutout.png")
     segment.add_argument("images", nargs="+", help="photos or folders of photos, any size")

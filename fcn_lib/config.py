@@ -1,8 +1,13 @@
 """Profiles: one typed configuration per way of running the book, and the one place that seeds.
 
-A profile is a flat YAML file in ``notebooks/profiles/``. The same file is papermill's parameter file
-(``-f notebooks/profiles/cpu.yaml``) and the command line's ``--profile cpu``, so a notebook and the
-command line run with identical settings. Flat keeps it usable as papermill parameters.
+The defaults below *are* the ``cpu`` profile, the book's default. A profile file in
+``notebooks/profiles/`` holds only what differs from them (as nanoGPT's config overrides do), so each
+value is written once: ``smoke.yaml`` shrinks everything for CI, ``full.yaml`` is the seed's GPU
+schedule. The same file is papermill's parameter file (``-f notebooks/profiles/smoke.yaml``) and the
+command line's ``--profile smoke``, so a notebook and the command line run with identical settings.
+
+Every training stage's length and learning rate live in one typed entry of ``schedules``; a file or
+a notebook changes only the fields it names (``schedules: {fcn32s: {iterations: 4}}``).
 """
 
 from __future__ import annotations
@@ -13,13 +18,30 @@ import random
 import subprocess
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import yaml
 
 from fcn_lib import paths
+
+
+@dataclass(frozen=True)
+class StageSettings:
+    """How long one training stage runs and how fast it learns (the loss reduction says what ``lr``
+    means, see ``fcn_lib.optim``)."""
+
+    iterations: int
+    lr: float
+    lr_drop: int = 0  # the step from which lr is multiplied by the profile's lr_drop_factor; 0: never
+
+
+def _cpu_schedules() -> dict[str, StageSettings]:
+    return {"fcn32s": StageSettings(1000, 0.001), "fcn16s": StageSettings(600, 0.0005),
+            "fcn8s": StageSettings(600, 0.0005),
+            # Adam at 2e-3 on scenes: 0.82 against 0.78 at 1e-3 and 0.80 at 3e-3 (book/tuning.md).
+            "scenes": StageSettings(3500, 0.002, lr_drop=2800)}
 
 
 @dataclass(frozen=True)
@@ -38,33 +60,25 @@ class Profile:
     image_size: int = 128
     val_fraction: float = 0.2
     mask_method: str = "robust"
+    # On two cores a loader process would compete with the network's two threads: loading in the
+    # training process itself is about 7% faster there.
     num_workers: int = 0
     # The network: VGG-16 layout, channel width multiplier (1.0 = VGG-16), trunk weights.
     layout: str = "aligned"
     width: float = 0.125
     backbone_weights: str = "none"
     dropout: float = 0.0
-    # Optimisation. The loss reduction says what the learning rates mean (see fcn_lib.train).
+    # Optimisation. The loss reduction says what the learning rates mean (see fcn_lib.optim).
     loss_reduction: str = "mean"
     optimizer: str = "adam"
     batch_size: int = 8
     momentum: float = 0.9
     weight_decay: float = 0.0
     lr_drop_factor: float = 0.1
-    lr_decay: str = "step"  # "step": times lr_drop_factor at lr_drop_<stage>; "cosine": down to that
-    iterations_32s: int = 1000
-    lr_32s: float = 0.001
-    lr_drop_32s: int = 0
-    iterations_16s: int = 600
-    lr_16s: float = 0.0005
-    lr_drop_16s: int = 0
-    iterations_8s: int = 600
-    lr_8s: float = 0.0005
-    lr_drop_8s: int = 0
-    # Sneakers on scenes: the last stage, and its control trained on scenes from the backbone.
-    iterations_bg: int = 3500
-    lr_bg: float = 0.002
-    lr_drop_bg: int = 2800
+    lr_decay: str = "step"  # "step": times lr_drop_factor from a stage's lr_drop; "cosine": down to that
+    # Per stage: fcn32s, fcn16s, fcn8s on white; scenes for FCN-8s on composites and for its control.
+    schedules: dict[str, StageSettings] = field(default_factory=_cpu_schedules)
+    # Sneakers on scenes.
     placement: str = "uniform"
     max_sneakers: int = 2
     procedural_scenes: int = 300
@@ -79,11 +93,15 @@ class Profile:
     compile_mode: str = "default"
 
     def replace(self, **changes) -> Profile:
-        """A copy with some settings changed, checked like a file's settings."""
-        return _from_mapping({**dataclasses.asdict(self), **changes}, source="overrides")
+        """A copy with some settings changed, checked like a file's settings; ``schedules`` entries are
+        merged field by field."""
+        return _from_mapping(_merge(self.to_dict(), changes, "overrides"), source="overrides")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+SCHEDULE_NAMES = tuple(_cpu_schedules())
 
 
 def _accepts(hint, value) -> bool:
@@ -98,18 +116,55 @@ def _accepts(hint, value) -> bool:
     return False
 
 
-def _from_mapping(values: dict, source: str) -> Profile:
-    known = typing.get_type_hints(Profile)
+def _checked(cls, values: dict, source: str, where: str = ""):
+    """``cls(**values)`` after checking every name and type, with errors that name the file and key."""
+    known = typing.get_type_hints(cls)
     unknown = sorted(set(values) - set(known))
     if unknown:
-        raise ValueError(f"{source}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(known)}")
+        raise ValueError(f"{source}: unknown setting(s) {', '.join(where + u for u in unknown)}; "
+                         f"known: {', '.join(where + k for k in known)}")
     for name, value in values.items():
-        if not _accepts(known[name], value):
-            hint = " (YAML reads 1e-8 as text: write 1.0e-8)" if isinstance(value, str) else ""
-            raise TypeError(f"{source}: setting {name!r} should be {known[name].__name__}, "
-                            f"got {value!r}{hint}")
-    cleaned = {name: float(v) if known[name] is float else v for name, v in values.items()}
-    return Profile(**cleaned)
+        hint = known[name]
+        if typing.get_origin(hint) is dict:
+            continue
+        if not _accepts(hint, value):
+            tip = " (YAML reads 1e-8 as text: write 1.0e-8)" if isinstance(value, str) else ""
+            raise TypeError(f"{source}: setting {where + name!r} should be {hint.__name__}, "
+                            f"got {value!r}{tip}")
+    return cls(**{name: float(v) if known[name] is float else v for name, v in values.items()})
+
+
+def _schedules_from(values: dict, source: str) -> dict[str, StageSettings]:
+    unknown = sorted(set(values) - set(SCHEDULE_NAMES))
+    if unknown:
+        raise ValueError(f"{source}: unknown stage(s) {', '.join(unknown)} under 'schedules'; "
+                         f"known: {', '.join(SCHEDULE_NAMES)}")
+    schedules = {}
+    for key, settings in values.items():
+        settings = _checked(StageSettings, settings, source, where=f"schedules.{key}.")
+        if settings.iterations < 0 or settings.lr_drop < 0:
+            raise ValueError(f"{source}: schedules.{key}: step counts cannot be negative ({settings})")
+        schedules[key] = settings
+    return schedules
+
+
+def _from_mapping(values: dict, source: str) -> Profile:
+    settings = dict(values)
+    settings["schedules"] = _schedules_from(settings.get("schedules", {}), source)
+    return _checked(Profile, settings, source)
+
+
+def _merge(base: dict, changes: dict, source: str) -> dict:
+    """``base`` with ``changes`` applied; under ``schedules`` only the fields a change names are replaced."""
+    merged = {**base, **changes}
+    if "schedules" in changes:
+        given = changes["schedules"]
+        if not isinstance(given, dict) or not all(isinstance(v, dict) for v in given.values()):
+            raise TypeError(f"{source}: 'schedules' maps schedule names ({', '.join(SCHEDULE_NAMES)}) to "
+                            f"their settings (iterations, lr, lr_drop), got {given!r}")
+        merged["schedules"] = {key: {**base.get("schedules", {}).get(key, {}), **given.get(key, {})}
+                               for key in {*base.get("schedules", {}), *given}}
+    return merged
 
 
 def profile_path(name_or_path: str | os.PathLike) -> Path:
@@ -120,12 +175,8 @@ def profile_path(name_or_path: str | os.PathLike) -> Path:
     return paths.profiles_dir() / f"{text}.yaml"
 
 
-def load_profile(name_or_path: str | os.PathLike = "cpu", **overrides) -> Profile:
-    """Read a profile file into a :class:`Profile`, then apply ``overrides`` (e.g. notebook parameters).
-
-    Unknown keys and wrong types are errors that name the file, so a typo cannot silently fall back to
-    a default.
-    """
+def profile_file(name_or_path: str | os.PathLike) -> dict:
+    """The settings a profile file writes down (what differs from the defaults)."""
     path = profile_path(name_or_path)
     if not path.is_file():
         available = ", ".join(sorted(p.stem for p in paths.profiles_dir().glob("*.yaml")))
@@ -133,7 +184,18 @@ def load_profile(name_or_path: str | os.PathLike = "cpu", **overrides) -> Profil
     loaded = yaml.safe_load(path.read_text()) or {}
     if not isinstance(loaded, dict):
         raise ValueError(f"{path}: a profile is a mapping of settings, got {type(loaded).__name__}")
-    return _from_mapping({**loaded, **overrides}, source=str(path))
+    return loaded
+
+
+def load_profile(name_or_path: str | os.PathLike = "cpu", **overrides) -> Profile:
+    """The defaults, then a profile file's differences, then ``overrides`` (e.g. notebook parameters).
+
+    Unknown keys and wrong types are errors that name the file, so a typo cannot silently fall back to
+    a default.
+    """
+    source = str(profile_path(name_or_path))
+    values = _merge(Profile().to_dict(), profile_file(name_or_path), source)
+    return _from_mapping(_merge(values, overrides, source), source=source)
 
 
 def from_notebook(namespace: dict) -> Profile:

@@ -15,7 +15,6 @@ an uninterrupted run would have seen.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 from dataclasses import dataclass
 
@@ -59,12 +58,6 @@ def normalise(image: torch.Tensor) -> torch.Tensor:
     """(N×)C×H×W pixels in 0..255 (uint8 or float), on any device → float, ImageNet-normalised."""
     mean, std = _statistics_on(image.device)
     return (image.float() / 255.0 - mean) / std
-
-
-def denormalise(image: torch.Tensor) -> np.ndarray:
-    """The inverse of :func:`normalise`, to H×W×3 uint8 for showing."""
-    rgb = (image.detach().cpu() * _STD + _MEAN).clamp(0, 1) * 255.0
-    return rgb.round().byte().permute(1, 2, 0).numpy()
 
 
 def to_tensors(image: np.ndarray, mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -173,9 +166,7 @@ def load_scenes(scenes: list[Scene], size: int) -> list[np.ndarray]:
     Compositing crops at least half the shorter side, so nothing finer than this is ever used; the
     cache turns a VOC-sized decode of minutes into a read of seconds on every later run.
     """
-    listing = [(str(s.path), s.path.stat().st_size, s.path.stat().st_mtime_ns) for s in scenes]
-    key = hashlib.sha256(json.dumps([listing, size]).encode()).hexdigest()[:16]
-    folder = paths.cache_dir() / f"scenes-{key}"
+    folder = paths.cache_entry("scenes", [paths.file_listing(s.path for s in scenes), size])
     if not (folder / "index.json").is_file():
         with atomic_dir(folder) as staging:
             arrays = [_shrunk(load_photo(s.path).rgb, 2 * size) for s in scenes]

@@ -5,7 +5,7 @@
 is a fixed list of keys (see ``fcn_lib.data``): the processes split each step's list between them, so
 together they see exactly the batch one process would, whatever their number. DDP averages the
 gradients; each process scales its loss so that the average is the gradient of the whole batch's loss
-(:func:`fcn_lib.train.segmentation_loss`). The trajectory therefore does not depend on the number of
+(:func:`fcn_lib.optim.segmentation_loss`). The trajectory therefore does not depend on the number of
 processes (up to rounding), and a checkpoint written by one world size resumes under another.
 """
 

@@ -13,10 +13,8 @@ import ast
 import os
 from pathlib import Path
 
-import yaml
-
 from fcn_lib import paths
-from fcn_lib.config import profile_path
+from fcn_lib.config import load_profile
 
 KERNEL = "python3"
 
@@ -55,10 +53,20 @@ def declared_parameters(notebook) -> dict:
     return declared
 
 
+def shaped_like(declared, values):
+    """``values`` cut to the shape of ``declared``: for a mapping, only the keys it declares (at every
+    level), so a parameter ``stages = {"fcn32s": {"iterations": 1000}}`` receives just that entry."""
+    if isinstance(declared, dict) and isinstance(values, dict):
+        return {key: shaped_like(value, values[key]) for key, value in declared.items() if key in values}
+    return values
+
+
 def profile_parameters(notebook, profile: str) -> dict:
-    """The profile's values for the parameters this notebook declares."""
-    values = yaml.safe_load(profile_path(profile).read_text()) or {}
-    return {name: values[name] for name in declared_parameters(notebook) if name in values}
+    """The profile's values (its file's differences on top of the defaults) for the parameters this
+    notebook declares."""
+    values = load_profile(profile).to_dict()
+    declared = declared_parameters(notebook)
+    return {name: shaped_like(default, values[name]) for name, default in declared.items() if name in values}
 
 
 def run_notebook(source: str | os.PathLike, profile: str, out_dir: str | os.PathLike,

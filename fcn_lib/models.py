@@ -23,11 +23,12 @@ Two layouts:
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from fcn_lib import backbone
 
 LAYOUTS = ("aligned", "caffe")
 ARCHITECTURES = ("fcn32s", "fcn16s", "fcn8s")
@@ -35,14 +36,6 @@ _VGG16_BLOCKS = (2, 2, 3, 3, 3)  # convolutions per block
 _VGG16_WIDTHS = (64, 128, 256, 512, 512)
 # The reference's top-left crops: final crop per stride, and the pool4 / pool3 score crops.
 _CAFFE_CROPS = {"final": {32: 19, 16: 27, 8: 31}, "pool4": 5, "pool3": 9}
-_IMAGENET_HINT = (
-    "torchvision's ImageNet VGG-16 weights are not in the torch hub cache ({cache}) and cannot be "
-    "downloaded here. On a machine with internet run\n"
-    "    python -c \"import torchvision; torchvision.models.vgg16(weights='IMAGENET1K_V1')\"\n"
-    "and copy {file} into {cache} on this machine, or pass the file's path as backbone_weights."
-)
-
-
 def bilinear_kernel(channels: int, kernel_size: int) -> torch.Tensor:
     """A class-diagonal transposed-convolution weight that performs bilinear upsampling.
 
@@ -58,7 +51,10 @@ def bilinear_kernel(channels: int, kernel_size: int) -> torch.Tensor:
     return weight
 
 
-def _upsample(channels: int, factor: int, padding: int, learnable: bool) -> nn.ConvTranspose2d:
+def bilinear_upsampling(channels: int, factor: int, padding: int = 0, learnable: bool = False
+                        ) -> nn.ConvTranspose2d:
+    """A transposed convolution that upsamples by ``factor``, initialised to bilinear interpolation
+    (:func:`bilinear_kernel`) and, like the reference's, frozen unless ``learnable``."""
     layer = nn.ConvTranspose2d(channels, channels, 2 * factor, stride=factor, padding=padding, bias=False)
     layer.weight.data.copy_(bilinear_kernel(channels, 2 * factor))
     layer.weight.requires_grad_(learnable)
@@ -139,35 +135,6 @@ class VGG16Trunk(nn.Module):
         self.fc7.bias.data.copy_(state["classifier.3.bias"])
 
 
-def imagenet_vgg16_state() -> dict[str, torch.Tensor]:
-    """torchvision's ``VGG16_Weights.IMAGENET1K_V1`` from the torch hub cache, downloading if allowed."""
-    from torchvision.models import VGG16_Weights
-
-    weights = VGG16_Weights.IMAGENET1K_V1
-    cache = Path(torch.hub.get_dir()) / "checkpoints"
-    try:
-        return weights.get_state_dict(progress=True)
-    except Exception as error:  # no network, a proxy, a truncated download: say how to fix it
-        hint = _IMAGENET_HINT.format(cache=cache, file=weights.url.rsplit("/", 1)[1])
-        raise FileNotFoundError(f"{hint}\n(the download failed with: {error})") from None
-
-
-def load_backbone(trunk: VGG16Trunk, backbone_weights: str | os.PathLike) -> None:
-    """``"imagenet"``: torchvision's weights; ``"none"``: keep the random initialisation; a path: a
-    torchvision-layout VGG-16 state dict saved with ``torch.save``."""
-    if backbone_weights == "none":
-        return
-    if backbone_weights == "imagenet":
-        state = imagenet_vgg16_state()
-    else:
-        path = Path(backbone_weights)
-        if not path.is_file():
-            raise FileNotFoundError(f"backbone weights {path} do not exist "
-                                    "(use 'imagenet', 'none' or a path)")
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    trunk.load_vgg16(state)
-
-
 class FCN(nn.Module):
     """An FCN of output stride 32, 16 or 8. Use :class:`FCN32s`, :class:`FCN16s`, :class:`FCN8s`."""
 
@@ -180,13 +147,17 @@ class FCN(nn.Module):
         super().__init__()
         self.num_classes, self.layout, self.learnable_upsampling = num_classes, layout, learnable_upsampling
         self.trunk = VGG16Trunk(layout, width, dropout)
-        load_backbone(self.trunk, backbone_weights)
+        state = backbone.vgg16_state(backbone_weights)
+        if state is not None:
+            self.trunk.load_vgg16(state)
         self.score_fr = _score(self.trunk.fc_channels, num_classes)
         if self.stride <= 16:
             self.score_pool4 = _score(self.trunk.channels[3], num_classes)
         if self.stride <= 8:
             self.score_pool3 = _score(self.trunk.channels[2], num_classes)
-        up = lambda factor, padding=0: _upsample(num_classes, factor, padding, learnable_upsampling)  # noqa: E731
+        def up(factor: int, padding: int = 0) -> nn.ConvTranspose2d:
+            return bilinear_upsampling(num_classes, factor, padding, learnable_upsampling)
+
         if layout == "aligned":  # one chain for every stride: x2, (+pool4), x2, (+pool3), x8
             self.up_pool4, self.up_pool3, self.up_final = up(2, 1), up(2, 1), up(8, 4)
         elif self.stride == 32:

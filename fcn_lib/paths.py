@@ -8,7 +8,10 @@ from anywhere.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 ROOT_ENV = "FCN_SNEAKERS_ROOT"
@@ -68,6 +71,26 @@ def cache_dir() -> Path:
     (to a faster disk, or to a scratch folder in tests)."""
     override = os.environ.get(CACHE_ENV)
     return Path(override).expanduser() if override else data_dir() / "cache"
+
+
+def resolve(setting: str | os.PathLike) -> Path:
+    """A path from a profile setting: absolute, or relative to the repository root (never to the
+    working directory, which differs between JupyterLab, papermill and pytest)."""
+    path = Path(setting).expanduser()
+    return path if path.is_absolute() else repo_root() / path
+
+
+def file_listing(files: Iterable[Path]) -> list[tuple[str, int, int]]:
+    """Each file's path, size and modification time: what decides whether a cache made from the
+    files is still theirs."""
+    return [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+
+
+def cache_entry(kind: str, description) -> Path:
+    """The cache folder for something made from ``description`` (any JSON-able value): named by a hash
+    of it, so the same inputs find the same folder and changed inputs make a new one."""
+    digest = hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:16]
+    return cache_dir() / f"{kind}-{digest}"
 
 
 def artifacts_dir(profile: str) -> Path:

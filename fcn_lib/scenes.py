@@ -144,17 +144,11 @@ def folder_scenes(folder: str | os.PathLike, split: str, val_fraction: float = 0
     return scenes
 
 
-def resolve(setting: str) -> Path:
-    """A profile path: absolute, or relative to the repository root (not the working directory)."""
-    path = Path(setting).expanduser()
-    return path if path.is_absolute() else paths.repo_root() / path
-
-
 def scenes_for(backgrounds: str, split: str, val_fraction: float = 0.2) -> list[Scene]:
     """The scenes a profile's ``backgrounds`` setting names: ``embedded``, a VOCdevkit, or a folder."""
     if backgrounds == "embedded":
         return embedded_scenes(split)
-    folder = resolve(backgrounds)
+    folder = paths.resolve(backgrounds)
     if is_voc(folder) or "voc" in folder.name.lower():
         return voc_scenes(folder, split)
     if not folder.exists():

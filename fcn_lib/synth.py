@@ -14,16 +14,10 @@ of worker processes.
 from __future__ import annotations
 
 import io
-import json
-import os
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
-
-from fcn_lib.atomic import atomic_dir
 
 SUPERSAMPLE = 2  # draw at 2x and average down: anti-aliased edges whose coverage defines the mask
 RENDERER_VERSION = 1  # bump when the drawing changes, so caches of old renders are not reused
@@ -297,59 +291,9 @@ def render(spec: SneakerSpec, size: int = 224, rng: np.random.Generator | None =
     return decoded, coverage >= 0.5
 
 
-def _item_rng(seed: int, index: int) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence([seed, index]))
-
-
 def render_item(seed: int, index: int, size: int = 224) -> tuple[np.ndarray, np.ndarray, SneakerSpec]:
     """The catalogue's ``index``-th sneaker for a given seed: image, exact mask and its design."""
-    rng = _item_rng(seed, index)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, index]))
     spec = sample_spec(rng)
     image, mask = render(spec, size, rng)
     return image, mask, spec
-
-
-def _render_to_files(job: tuple[int, int, int, str]) -> dict:
-    seed, index, size, out = job
-    image, mask, spec = render_item(seed, index, size)
-    Image.fromarray(image).save(Path(out) / "images" / f"{index:05d}.jpg", quality=spec.jpeg_quality)
-    Image.fromarray(mask.astype(np.uint8) * 255).save(Path(out) / "masks" / f"{index:05d}.png")
-    return {"stem": f"{index:05d}", **asdict(spec)}
-
-
-class _InlineExecutor:
-    """``map`` in this process: one worker needs no pool (and no pickling)."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def map(self, fn, items, chunksize=1):
-        return map(fn, items)
-
-
-def write_catalog(out: str | os.PathLike, count: int, size: int = 224, seed: int = 0,
-                  workers: int | None = None, progress: bool = True) -> Path:
-    """Render ``count`` sneakers into ``out/images/NNNNN.jpg`` and ``out/masks/NNNNN.png`` (0/255).
-
-    Written into a staging folder and renamed into place at the end, so an interrupted run never
-    leaves a catalogue that looks complete. ``out/catalog.json`` records every design.
-    """
-    from tqdm import tqdm
-
-    if count < 1 or size < 32:
-        raise ValueError(f"a catalogue needs count >= 1 and size >= 32 (got count={count}, size={size})")
-    workers = workers or os.cpu_count() or 1
-    with atomic_dir(out) as staging:
-        (staging / "images").mkdir()
-        (staging / "masks").mkdir()
-        jobs = [(seed, i, size, str(staging)) for i in range(count)]
-        with ProcessPoolExecutor(workers) if workers > 1 else _InlineExecutor() as pool:
-            items = list(tqdm(pool.map(_render_to_files, jobs, chunksize=32), total=count,
-                              desc="rendering catalogue", unit="img", disable=not progress))
-        record = {"kind": "embedded", "renderer_version": RENDERER_VERSION, "count": count, "size": size,
-                  "seed": seed, "items": items}
-        (staging / "catalog.json").write_text(json.dumps(record))
-    return Path(out)

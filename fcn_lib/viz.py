@@ -68,12 +68,11 @@ def training_curves(histories: dict[str, dict], metric: str = "sneaker_iou", seq
 def stage_comparison(images, truths, predictions: dict[str, object]):
     """One row per stage: each photo with its predicted mask, titled with the stage and the IoU.
 
-    ``images`` are normalised tensors (N×3×H×W), ``truths`` and the predictions boolean N×H×W.
+    ``images`` are pixel tensors (N×3×H×W, uint8), ``truths`` and the predictions boolean N×H×W.
     """
-    from fcn_lib.data import denormalise
     from fcn_lib.metrics import binary_iou
 
-    photos = [denormalise(image) for image in images]
+    photos = [np.asarray(image.permute(1, 2, 0)) for image in images]
     tiles, titles = [], []
     for stage, masks in predictions.items():
         for photo, mask, truth in zip(photos, masks, truths, strict=True):

@@ -53,11 +53,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown
 
-import fcn_lib as fl
+from fcn_lib import masks, metrics, paths, viz
+from fcn_lib.catalog import load_catalog, prepare_catalog
+from fcn_lib.config import from_notebook, provenance, seed_everything
+from fcn_lib.images import list_images
 
-config = fl.config.from_notebook(globals())
-fl.config.seed_everything(config.seed)
-artifacts = fl.paths.artifacts_dir(config.profile)
+config = from_notebook(globals())
+seed_everything(config.seed)
+artifacts = paths.artifacts_dir(config.profile)
 
 # %% [markdown]
 # ## The catalogue
@@ -70,10 +73,8 @@ artifacts = fl.paths.artifacts_dir(config.profile)
 # rendered once and cached under `data/cache`.
 
 # %%
-catalog = fl.catalog.load_catalog(
-    fl.catalog.prepare_catalog(
-        "embedded", config.catalog_count, config.catalog_size, config.seed
-    )
+catalog = load_catalog(
+    prepare_catalog("embedded", config.catalog_count, config.catalog_size, config.seed)
 )
 images, truths, white = catalog.images, catalog.masks, catalog.is_white
 print(
@@ -83,7 +84,7 @@ print(
 
 # %% mystnb={"figure": {"caption": "Twelve catalogue photos with their exact masks below them.", "name": "fig-catalogue"}}
 shown = [*np.flatnonzero(~white)[:3], *np.flatnonzero(white)[:3]]
-fl.viz.grid([images[i] for i in shown] + [truths[i] for i in shown], columns=len(shown))
+viz.grid([images[i] for i in shown] + [truths[i] for i in shown], columns=len(shown))
 plt.show()
 
 # %% [markdown]
@@ -100,7 +101,7 @@ def threshold_white(image, tolerance=20):
     return ~background
 
 
-assert all(np.array_equal(threshold_white(im), fl.masks.seed_mask(im)) for im in images)
+assert all(np.array_equal(threshold_white(im), masks.seed_mask(im)) for im in images)
 
 # %% [markdown]
 # To score a mask we use the *intersection over union* (IoU) with the exact mask: the pixels both call
@@ -109,7 +110,7 @@ assert all(np.array_equal(threshold_white(im), fl.masks.seed_mask(im)) for im in
 # %%
 seed_iou = np.array(
     [
-        fl.metrics.binary_iou(fl.masks.seed_mask(im), t)
+        metrics.binary_iou(masks.seed_mask(im), t)
         for im, t in zip(images, truths, strict=True)
     ]
 )
@@ -129,9 +130,9 @@ print(
 
 # %% mystnb={"figure": {"caption": "The seed rule's worst cases. Top: photos; bottom: errors (red = extra, blue = missed).", "name": "fig-seed-failures"}}
 worst = np.argsort(seed_iou)[:6]
-fl.viz.grid(
+viz.grid(
     [images[i] for i in worst]
-    + [fl.viz.error_map(fl.masks.seed_mask(images[i]), truths[i]) for i in worst],
+    + [viz.error_map(masks.seed_mask(images[i]), truths[i]) for i in worst],
     titles=[f"IoU {seed_iou[i]:.2f}" for i in worst] + [""] * len(worst),
     columns=len(worst),
 )
@@ -158,14 +159,14 @@ plt.show()
 # %% mystnb={"figure": {"caption": "The robust rule on a white shoe, step by step.", "name": "fig-robust-steps"}}
 example = images[np.flatnonzero(white)[0]] if white.any() else images[0]
 height, width, _ = example.shape
-settings = fl.masks.RobustSettings()
-frame = fl.masks.border_pixels(
+settings = masks.RobustSettings()
+frame = masks.border_pixels(
     (height, width), max(2, round(settings.border * min(height, width)))
 )
-backdrop, plain = fl.masks.fit_backdrop(example, frame, settings.tolerance)
-candidates = fl.masks.background_like(example, backdrop, settings)
-robust_example = fl.masks.robust_mask(example)
-fl.viz.grid(
+backdrop, plain = masks.fit_backdrop(example, frame, settings.tolerance)
+candidates = masks.background_like(example, backdrop, settings)
+robust_example = masks.robust_mask(example)
+viz.grid(
     [example, np.abs(example - backdrop).max(-1), candidates, robust_example],
     titles=["photo", "distance to backdrop", "background-like", "robust mask"],
     columns=4,
@@ -178,7 +179,7 @@ plt.show()
 # %%
 robust_iou = np.array(
     [
-        fl.metrics.binary_iou(fl.masks.robust_mask(im), t)
+        metrics.binary_iou(masks.robust_mask(im), t)
         for im, t in zip(images, truths, strict=True)
     ]
 )
@@ -219,10 +220,10 @@ plt.show()
 
 # %% mystnb={"figure": {"caption": "White uppers: photos, seed-rule errors, robust-rule errors (red = extra, blue = missed).", "name": "fig-white-shoes"}}
 whites = np.flatnonzero(white)[:6]
-fl.viz.grid(
+viz.grid(
     [images[i] for i in whites]
-    + [fl.viz.error_map(fl.masks.seed_mask(images[i]), truths[i]) for i in whites]
-    + [fl.viz.error_map(fl.masks.robust_mask(images[i]), truths[i]) for i in whites],
+    + [viz.error_map(masks.seed_mask(images[i]), truths[i]) for i in whites]
+    + [viz.error_map(masks.robust_mask(images[i]), truths[i]) for i in whites],
     titles=[f"seed {seed_iou[i]:.2f} / robust {robust_iou[i]:.2f}" for i in whites]
     + [""] * (2 * len(whites)),
     columns=max(len(whites), 1),
@@ -235,14 +236,14 @@ plt.show()
 
 # %%
 record = {
-    **fl.config.provenance(config),
+    **provenance(config),
     "mask_iou": study,
     "photos": len(catalog),
     "white_photos": int(white.sum()),
 }
 artifacts.mkdir(parents=True, exist_ok=True)
 (artifacts / "mask_study.json").write_text(json.dumps(record, indent=1))
-print("saved", (artifacts / "mask_study.json").relative_to(fl.paths.repo_root()))
+print("saved", (artifacts / "mask_study.json").relative_to(paths.repo_root()))
 
 # %% [markdown]
 # ## Real catalogue photos
@@ -257,7 +258,7 @@ real_folders = []
 if (
     config.sneakers != "embedded"
 ):  # the profile trains on real photos: prepare their catalogue now
-    prepared = fl.catalog.prepare_catalog(
+    prepared = prepare_catalog(
         config.sneakers, size=config.catalog_size, method=config.mask_method
     )
     info = json.loads((prepared / "catalog.json").read_text())
@@ -265,15 +266,12 @@ if (
         f"{config.sneakers}: {len(info['items'])} photos masked, "
         f"{len(info['skipped'])} skipped"
     )
-    real_folders.append(fl.scenes.resolve(config.sneakers))
-shared = fl.paths.shared_data_dir()
+    real_folders.append(paths.resolve(config.sneakers))
+shared = paths.shared_data_dir()
 if shared is not None:
     real_folders += [shared / "sneakers_white", shared / "sneakers_grey"]
 real_files = [
-    f
-    for folder in real_folders
-    if folder.is_dir()
-    for f in fl.images.list_images(folder)[:9]
+    f for folder in real_folders if folder.is_dir() for f in list_images(folder)[:9]
 ]
 print(
     f"{len(real_files)} real photos found"
@@ -283,12 +281,12 @@ print(
 
 # %% mystnb={"figure": {"caption": "Robust masks on real product photos (background tinted).", "name": "fig-real-masks"}}
 if real_files:
-    outcomes = list(fl.masks.mask_files(real_files, config.mask_method))
+    outcomes = list(masks.mask_files(real_files, config.mask_method))
     for outcome in outcomes:
         if outcome.error:
             print("skipped:", outcome.error)
-    fl.viz.grid(
-        [fl.viz.overlay(o.photo.rgb, o.mask) for o in outcomes if o.error is None],
+    viz.grid(
+        [viz.overlay(o.photo.rgb, o.mask) for o in outcomes if o.error is None],
         columns=6,
     )
     plt.show()

@@ -51,10 +51,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-import fcn_lib as fl
+from fcn_lib import compose, data, scenes, viz
+from fcn_lib.catalog import load_catalog, prepare_catalog
+from fcn_lib.config import from_notebook, seed_everything
 
-config = fl.config.from_notebook(globals())
-fl.config.seed_everything(config.seed)
+config = from_notebook(globals())
+seed_everything(config.seed)
 
 # %% [markdown]
 # ## Background scenes
@@ -69,15 +71,15 @@ fl.config.seed_everything(config.seed)
 # split lists; a plain folder is split by a hash of each file name.
 
 # %%
-train_scenes = fl.scenes.scenes_for(config.backgrounds, "train", config.val_fraction)
-val_scenes = fl.scenes.scenes_for(config.backgrounds, "val", config.val_fraction)
+train_scenes = scenes.scenes_for(config.backgrounds, "train", config.val_fraction)
+val_scenes = scenes.scenes_for(config.backgrounds, "val", config.val_fraction)
 assert not {s.source for s in train_scenes} & {s.source for s in val_scenes}
 print(f"{len(train_scenes)} training scenes, {len(val_scenes)} validation scenes")
 
 # %% mystnb={"figure": {"caption": "The background scenes and their split.", "name": "fig-scenes"}}
-train_pixels = fl.data.load_scenes(train_scenes, config.image_size)
-val_pixels = fl.data.load_scenes(val_scenes, config.image_size)
-fl.viz.grid(
+train_pixels = data.load_scenes(train_scenes, config.image_size)
+val_pixels = data.load_scenes(val_scenes, config.image_size)
+viz.grid(
     train_pixels[:8] + val_pixels[:4],
     titles=[f"train: {s.name}" for s in train_scenes[:8]]
     + [f"val: {s.name}" for s in val_scenes[:4]],
@@ -93,8 +95,8 @@ plt.show()
 # show sneakers *and* scenes the network never trained on.
 
 # %%
-catalog = fl.catalog.load_catalog(
-    fl.catalog.prepare_catalog(
+catalog = load_catalog(
+    prepare_catalog(
         config.sneakers,
         config.catalog_count,
         config.catalog_size,
@@ -102,11 +104,11 @@ catalog = fl.catalog.load_catalog(
         config.mask_method,
     )
 )
-train_items, val_items = fl.data.split_indices(
+train_items, val_items = data.split_indices(
     len(catalog), config.val_fraction, config.seed
 )
-train_cutouts = fl.data.catalog_cutouts(catalog, train_items)
-val_cutouts = fl.data.catalog_cutouts(catalog, val_items)
+train_cutouts = data.catalog_cutouts(catalog, train_items)
+val_cutouts = data.catalog_cutouts(catalog, val_items)
 print(f"{len(train_cutouts)} training and {len(val_cutouts)} validation sneakers")
 
 # %% [markdown]
@@ -123,9 +125,9 @@ print(f"{len(train_cutouts)} training and {len(val_cutouts)} validation sneakers
 # %%
 size = config.image_size
 rng = np.random.default_rng(config.seed)
-scene = fl.compose.scene_crop(train_pixels[0], size, rng, fl.compose.PasteSettings())
-sneaker, alpha, _ = fl.compose.styled_sneaker(
-    train_cutouts[0], size // 2, rng, fl.compose.PasteSettings()
+scene = compose.scene_crop(train_pixels[0], size, rng, compose.PasteSettings())
+sneaker, alpha, _ = compose.styled_sneaker(
+    train_cutouts[0], size // 2, rng, compose.PasteSettings()
 )
 x, y = size // 4, size // 2 - alpha.shape[0] // 2
 h, w = alpha.shape
@@ -139,11 +141,11 @@ label = np.zeros((size, size), bool)
 label[y : y + h, x : x + w] = alpha >= 0.5
 
 library, library_label = scene.copy(), np.zeros((size, size), bool)
-fl.compose.paste(library, library_label, sneaker, alpha, x, y)
+compose.paste(library, library_label, sneaker, alpha, x, y)
 assert np.allclose(by_hand, library) and np.array_equal(label, library_label)
 
 # %% mystnb={"figure": {"caption": "One paste: the scene, the sneaker's alpha, the composite and its label.", "name": "fig-one-paste"}}
-fl.viz.grid(
+viz.grid(
     [scene.astype(np.uint8), alpha, by_hand.clip(0, 255).astype(np.uint8), label],
     columns=4,
     titles=["scene", "alpha", "composite", "label"],
@@ -161,10 +163,10 @@ plt.show()
 
 # %% mystnb={"figure": {"caption": "Hard paste (left) and feathered paste (right), magnified.", "name": "fig-seams"}}
 def close_up(feather):
-    settings = fl.compose.PasteSettings(
+    settings = compose.PasteSettings(
         feather=feather, jitter=0.0, flip=0.0, empty=0.0, scale=(0.6, 0.6)
     )
-    image, label, _ = fl.compose.compose(
+    image, label, _ = compose.compose(
         train_pixels[1], train_cutouts[:1], 4 * size, np.random.default_rng(1), settings
     )
     rows, cols = np.nonzero(label)
@@ -172,7 +174,7 @@ def close_up(feather):
     return image[max(top - half, 0) : top + half, max(middle - half, 0) : middle + half]
 
 
-fl.viz.grid(
+viz.grid(
     [close_up(0.0), close_up(1.5)],
     titles=["hard edge", "feathered edge"],
     columns=2,
@@ -189,17 +191,17 @@ plt.show()
 # sneaker" is not a rule the network can rely on. The pink tint marks what the label calls background.
 
 # %% mystnb={"figure": {"caption": "Training composites with their labels (background tinted).", "name": "fig-composites"}}
-train_set = fl.data.CompositeDataset(
+train_set = data.CompositeDataset(
     train_cutouts,
     train_pixels,
     length=12,
     size=size,
     seed=config.seed,
-    settings=fl.compose.PasteSettings(max_sneakers=2),
+    settings=compose.PasteSettings(max_sneakers=2),
 )
 examples = [train_set.composite(i) for i in range(12)]
-fl.viz.grid(
-    [fl.viz.overlay(image, label) for image, label, _ in examples],
+viz.grid(
+    [viz.overlay(image, label) for image, label, _ in examples],
     titles=[f"{len(placed)} sneaker(s)" for _, _, placed in examples],
     columns=6,
 )
@@ -218,14 +220,14 @@ plt.show()
 
 # %%
 def heat_map(settings, count=300):
-    dataset = fl.data.CompositeDataset(
+    dataset = data.CompositeDataset(
         train_cutouts, train_pixels, count, size, config.seed, settings
     )
     return np.mean([dataset.composite(i)[1] for i in range(count)], axis=0)
 
 
-uniform = heat_map(fl.compose.PasteSettings(empty=0.0))
-ground = heat_map(fl.compose.PasteSettings(empty=0.0, placement="ground"))
+uniform = heat_map(compose.PasteSettings(empty=0.0))
+ground = heat_map(compose.PasteSettings(empty=0.0, placement="ground"))
 
 # %% mystnb={"figure": {"caption": "How often each pixel is sneaker: uniform placement and the ground prior.", "name": "fig-placement-heat"}}
 figure, axes = plt.subplots(1, 2, figsize=(8, 3.6))
@@ -252,11 +254,11 @@ plt.show()
 # normalises them for the network.
 
 # %%
-val_set = fl.data.CompositeDataset(
+val_set = data.CompositeDataset(
     val_cutouts, val_pixels, length=64, size=size, seed=config.seed + 1
 )
-images, masks = next(iter(fl.data.evaluation_loader(val_set, batch_size=8)))
-again, _ = next(iter(fl.data.evaluation_loader(val_set, batch_size=8)))
+images, masks = next(iter(data.evaluation_loader(val_set, batch_size=8)))
+again, _ = next(iter(data.evaluation_loader(val_set, batch_size=8)))
 assert torch.equal(images, again)
 print(
     f"a batch: images {tuple(images.shape)} {images.dtype}, "
@@ -265,7 +267,7 @@ print(
 )
 
 # %% [markdown]
-# Compositing is cheap: `fcn-sneakers bench composite --size 224` measures several hundred composites per
+# Compositing is cheap: `python -m benchmarks composite --size 224` measures several hundred composites per
 # second on one CPU core, so a handful of loader workers keeps even a fast GPU fed.
 #
 # ## Summary

@@ -43,8 +43,7 @@ width = 0.125
 backbone_weights = "none"
 loss_reduction = "mean"
 batch_size = 8
-iterations_32s = 1000
-lr_32s = 0.001
+schedules = {"fcn32s": {"iterations": 1000, "lr": 0.001}}
 
 # %% [markdown]
 # The parameters above are the ones worth changing by hand; every other setting comes from the profile
@@ -58,11 +57,12 @@ import torch
 import torch.nn.functional as F
 from IPython.display import Code, Markdown
 
-import fcn_lib as fl
+from fcn_lib import checkpoints, inference, models, optim, paths, stages, train, viz
+from fcn_lib.config import from_notebook, seed_everything
 
-config = fl.config.from_notebook(globals())
-fl.config.seed_everything(config.seed)
-figures = fl.paths.figures_dir(config.profile)
+config = from_notebook(globals())
+seed_everything(config.seed)
+figures = paths.figures_dir(config.profile)
 figures.mkdir(parents=True, exist_ok=True)
 
 # %% [markdown]
@@ -76,7 +76,7 @@ figures.mkdir(parents=True, exist_ok=True)
 # here is the equivalence, checked on our network's own fc6:
 
 # %%
-trunk = fl.models.VGG16Trunk(layout="caffe", width=config.width, dropout=0.0)
+trunk = models.VGG16Trunk(layout="caffe", width=config.width, dropout=0.0)
 pool5 = torch.randn(1, trunk.channels[-1], 7, 7)
 as_fully_connected = F.linear(
     pool5.flatten(1), trunk.fc6.weight.flatten(1), trunk.fc6.bias
@@ -103,7 +103,7 @@ print(
 # %%
 def feature_shapes(layout):
     """Height and width of every named feature map for a 224x224 input."""
-    model = fl.models.FCN32s(layout=layout, width=1 / 16, dropout=0.0).eval()
+    model = models.FCN32s(layout=layout, width=1 / 16, dropout=0.0).eval()
     trunk = model.trunk
     names = {
         trunk.features[i]: f"pool{k + 1}" for k, i in enumerate(trunk.pool_indices)
@@ -140,8 +140,8 @@ Markdown(
 # `torch.nn.functional.interpolate`:
 
 # %%
-kernel = fl.models.bilinear_kernel(1, 8)[0, 0]
-upsample = fl.models._upsample(1, 4, padding=2, learnable=False)
+kernel = models.bilinear_kernel(1, 8)[0, 0]
+upsample = models.bilinear_upsampling(1, 4, padding=2, learnable=False)
 coarse = torch.rand(1, 1, 7, 7)
 ours = upsample(coarse)
 reference = F.interpolate(coarse, scale_factor=4, mode="bilinear", align_corners=False)
@@ -151,7 +151,7 @@ print(
 )
 
 # %% mystnb={"figure": {"caption": "The bilinear kernel (upsampling by 4) and a 7 by 7 score map upsampled by it.", "name": "fig-bilinear"}}
-fl.viz.grid(
+viz.grid(
     [kernel.numpy(), coarse[0, 0].numpy(), ours[0, 0].detach().numpy()],
     titles=["8×8 tent kernel", "7×7 scores", "upsampled ×4"],
     columns=3,
@@ -164,7 +164,7 @@ plt.show()
 # has no skips, so only the upsampling chain runs):
 
 # %%
-Code(inspect.getsource(fl.models.FCN._forward_aligned), language="python")
+Code(inspect.getsource(models.FCN._forward_aligned), language="python")
 
 # %% [markdown]
 # ## What the learning rate means
@@ -173,7 +173,7 @@ Code(inspect.getsource(fl.models.FCN._forward_aligned), language="python")
 # numbers only make sense with the loss they belong to: the reference *sums* the per-pixel loss over
 # the whole batch, so its gradient is as many times larger as there are pixels. SGD steps by
 # `lr × gradient`, so a summed loss at `lr` makes exactly the step a *mean* loss makes at
-# `lr × pixels` (and the weight decay scales the other way). `fcn_lib.train` takes the reduction as a
+# `lr × pixels` (and the weight decay scales the other way). `fcn_lib.optim` takes the reduction as a
 # setting and converts between the two; a test checks that both give identical weights.
 #
 # The `cpu` profile trains a narrow network from a random start rather than ImageNet weights, and there
@@ -185,23 +185,21 @@ Code(inspect.getsource(fl.models.FCN._forward_aligned), language="python")
 # `amp: auto` runs the convolutions in bfloat16 where the processor has bfloat16 instructions (AVX512-BF16
 # or AMX; float32 elsewhere), and `channels_last` stores images pixel by pixel, the layout oneDNN's
 # convolutions prefer. On the 2-core machine this book is built on, the two together make a training
-# step about 1.9 times faster at 128 px: 248 images/s against 132 (`fcn-sneakers bench train --device
+# step about 1.9 times faster at 128 px: 248 images/s against 132 (`python -m benchmarks train --device
 # cpu --size 128 --batch 8 --width 0.125 --amp bf16,fp32`, once as it is and once with
 # `--no-channels-last`). The batches are made in the training process itself: on two cores a separate
 # loader process would compete with the network's two threads, and measured 7% slower.
 
 # %%
-pixels = fl.train.pixels_per_batch(15, 224)
+pixels = optim.pixels_per_batch(15, 224)
 rows = []
 for lr_sum in (1e-8, 1e-10):
-    lr_mean, _ = fl.train.equivalent_hyperparameters(
-        lr_sum, 5e-4, pixels, "sum", "mean"
-    )
+    lr_mean, _ = optim.equivalent_hyperparameters(lr_sum, 5e-4, pixels, "sum", "mean")
     rows.append(f"| {lr_sum:.0e} | {lr_mean:.2e} |")
-ours_sum, _ = fl.train.equivalent_hyperparameters(
-    config.lr_32s,
+ours_sum, _ = optim.equivalent_hyperparameters(
+    config.schedules["fcn32s"].lr,
     config.weight_decay,
-    fl.train.pixels_per_batch(config.batch_size, config.image_size),
+    optim.pixels_per_batch(config.batch_size, config.image_size),
     config.loss_reduction,
     "sum",
 )
@@ -209,7 +207,7 @@ Markdown(
     f"A batch of 15 photos of 224×224 has {pixels:,} pixels.\n\n"
     "| summed-loss lr | the same step as a mean-loss lr |\n|---|---|\n"
     + "\n".join(rows)
-    + f"\n\nThis profile's `{config.loss_reduction}` learning rate {config.lr_32s:g} is a summed-loss "
+    + f"\n\nThis profile's `{config.loss_reduction}` learning rate {config.schedules['fcn32s'].lr:g} is a summed-loss "
     f"learning rate of {ours_sum:.2e}."
 )
 
@@ -222,9 +220,9 @@ Markdown(
 # its provenance go to `artifacts/<profile>/fcn32s_white.pt`.
 
 # %%
-checkpoint = fl.train.train_stage(config, "fcn32s_white")
-record = fl.train.load_checkpoint(checkpoint, stage="fcn32s_white")
-model = fl.train.model_from_checkpoint(record)
+checkpoint = train.train_stage(config, "fcn32s_white")
+record = checkpoints.load_checkpoint(checkpoint, stage="fcn32s_white")
+model = checkpoints.model_from_checkpoint(record)
 final = record["history"]["val"][-1]
 print(
     f"{record['step']} steps in {record['elapsed_s']:.0f} s; validation sneaker IoU "
@@ -232,7 +230,7 @@ print(
 )
 
 # %% mystnb={"figure": {"caption": "FCN-32s: training loss and validation sneaker IoU.", "name": "fig-fcn32s-curves"}}
-fl.viz.training_curves({"FCN-32s": record["history"]})
+viz.training_curves({"FCN-32s": record["history"]})
 plt.show()
 
 # %% [markdown]
@@ -243,10 +241,8 @@ plt.show()
 # because every score covers a 32×32 block of pixels.
 
 # %% mystnb={"figure": {"caption": "FCN-32s on validation photos, with the IoU of each prediction.", "name": "fig-fcn32s-predictions"}}
-images, truths = fl.train.validation_examples(config)
-figure = fl.viz.stage_comparison(
-    images, truths, {"32s": fl.train.predict(model, images)}
-)
+images, truths = stages.validation_examples(config)
+figure = viz.stage_comparison(images, truths, {"32s": inference.predict(model, images)})
 figure.savefig(figures / "fcn32s_white_predictions.png", dpi=100)
 plt.show()
 
@@ -264,7 +260,7 @@ plt.show()
 # ## Exercises
 #
 # 1. Train with `layout = "caffe"` and compare the time per step with the aligned layout.
-# 2. Set `loss_reduction = "sum"` and convert `lr_32s` with `equivalent_hyperparameters`. Do you get
+# 2. Set `loss_reduction = "sum"` and convert the `fcn32s` stage's `lr` with `equivalent_hyperparameters`. Do you get
 #    the same validation IoU?
 # 3. Make the upsampling learnable (`learnable_upsampling=True` in `fcn_lib.models.FCN32s`). Does it
 #    help at stride 32?

@@ -40,22 +40,22 @@ layout = "aligned"
 width = 0.125
 loss_reduction = "mean"
 batch_size = 8
-iterations_16s = 600
-lr_16s = 0.0005
+schedules = {"fcn16s": {"iterations": 600, "lr": 0.0005}}
 
 # %%
 import matplotlib.pyplot as plt
 import torch
 
-import fcn_lib as fl
+from fcn_lib import checkpoints, data, inference, models, paths, stages, train, viz
+from fcn_lib.config import from_notebook, seed_everything
 
-config = fl.config.from_notebook(globals())
-fl.config.seed_everything(config.seed)
-figures = fl.paths.figures_dir(config.profile)
-record32 = fl.train.stage_record(
+config = from_notebook(globals())
+seed_everything(config.seed)
+figures = paths.figures_dir(config.profile)
+record32 = checkpoints.stage_record(
     config, "fcn32s_white"
 )  # says which notebook to run if missing
-fcn32s = fl.train.model_from_checkpoint(record32).eval()
+fcn32s = checkpoints.model_from_checkpoint(record32).eval()
 
 # %% [markdown]
 # ## The skip, written out
@@ -74,7 +74,7 @@ def fcn16s_forward(model, x):
     return model.up_final(model.up_pool3(fused))  # stride 16 -> 8 -> 1
 
 
-demo = fl.models.FCN16s(width=1 / 16, dropout=0.0).eval()
+demo = models.FCN16s(width=1 / 16, dropout=0.0).eval()
 for layer in (demo.score_fr, demo.score_pool4):
     torch.nn.init.normal_(layer.weight, std=0.1)
 x = torch.randn(1, 3, 64, 96)
@@ -90,10 +90,15 @@ with torch.no_grad():
 # the trained FCN-32s's output:
 
 # %%
-images, truths = fl.train.validation_examples(config)
-grown = fl.models.FCN16s.from_fcn32s(fcn32s).eval()
+images, truths = stages.validation_examples(config)
+grown = models.FCN16s.from_fcn32s(fcn32s).eval()
 with torch.no_grad():
-    difference = (grown(images) - fcn32s(images)).abs().max().item()
+    difference = (
+        (grown(data.normalise(images)) - fcn32s(data.normalise(images)))
+        .abs()
+        .max()
+        .item()
+    )
 print(
     f"score_pool4 weights: all zero = {bool((grown.score_pool4.weight == 0).all())}; "
     f"largest output difference at initialisation: {difference:.1e}"
@@ -106,9 +111,9 @@ print(
 
 # %%
 torch.manual_seed(0)
-parent = fl.models.FCN32s(layout="caffe", width=1 / 16, dropout=0.0)
+parent = models.FCN32s(layout="caffe", width=1 / 16, dropout=0.0)
 torch.nn.init.normal_(parent.score_fr.weight, std=0.05)
-child = fl.models.FCN16s.from_fcn32s(parent).eval()
+child = models.FCN16s.from_fcn32s(parent).eval()
 x = torch.randn(1, 3, 96, 96)
 with torch.no_grad():
     before, after = parent.eval()(x), child(x)
@@ -125,14 +130,14 @@ print(
 # what the number means).
 
 # %%
-checkpoint = fl.train.train_stage(config, "fcn16s_white")
-record = fl.train.load_checkpoint(checkpoint, stage="fcn16s_white")
-fcn16s = fl.train.model_from_checkpoint(record)
+checkpoint = train.train_stage(config, "fcn16s_white")
+record = checkpoints.load_checkpoint(checkpoint, stage="fcn16s_white")
+fcn16s = checkpoints.model_from_checkpoint(record)
 for name, history in [("FCN-32s", record32["history"]), ("FCN-16s", record["history"])]:
     print(f"{name}: validation sneaker IoU {history['val'][-1]['sneaker_iou']:.3f}")
 
 # %% mystnb={"figure": {"caption": "FCN-32s, then FCN-16s grown from it: training loss and validation sneaker IoU.", "name": "fig-fcn16s-curves"}}
-fl.viz.training_curves({"FCN-32s": record32["history"], "FCN-16s": record["history"]})
+viz.training_curves({"FCN-32s": record32["history"], "FCN-16s": record["history"]})
 plt.show()
 
 # %% [markdown]
@@ -142,10 +147,13 @@ plt.show()
 # outline is drawn with: the toe and heel come back, and the gap under the arch starts to open.
 
 # %% mystnb={"figure": {"caption": "The same validation photos: FCN-32s (top) and FCN-16s (bottom).", "name": "fig-fcn16s-predictions"}}
-figure = fl.viz.stage_comparison(
+figure = viz.stage_comparison(
     images,
     truths,
-    {"32s": fl.train.predict(fcn32s, images), "16s": fl.train.predict(fcn16s, images)},
+    {
+        "32s": inference.predict(fcn32s, images),
+        "16s": inference.predict(fcn16s, images),
+    },
 )
 figure.savefig(figures / "fcn16s_white_predictions.png", dpi=100)
 plt.show()

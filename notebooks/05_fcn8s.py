@@ -36,23 +36,23 @@ layout = "aligned"
 width = 0.125
 loss_reduction = "mean"
 batch_size = 8
-iterations_8s = 600
-lr_8s = 0.0005
+schedules = {"fcn8s": {"iterations": 600, "lr": 0.0005}}
 
 # %%
 import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown
 
-import fcn_lib as fl
+from fcn_lib import checkpoints, data, inference, models, paths, stages, train, viz
+from fcn_lib.config import from_notebook, seed_everything
 
-config = fl.config.from_notebook(globals())
-fl.config.seed_everything(config.seed)
-figures = fl.paths.figures_dir(config.profile)
-record16 = fl.train.stage_record(
+config = from_notebook(globals())
+seed_everything(config.seed)
+figures = paths.figures_dir(config.profile)
+record16 = checkpoints.stage_record(
     config, "fcn16s_white"
 )  # says which notebook to run if missing
-fcn16s = fl.train.model_from_checkpoint(record16).eval()
+fcn16s = checkpoints.model_from_checkpoint(record16).eval()
 
 # %% [markdown]
 # ## The second skip, written out
@@ -69,7 +69,7 @@ def fcn8s_forward(model, x):
     return model.up_final(scores)  # stride 8 -> 1
 
 
-demo = fl.models.FCN8s(width=1 / 16, dropout=0.0).eval()
+demo = models.FCN8s(width=1 / 16, dropout=0.0).eval()
 for layer in (demo.score_fr, demo.score_pool4, demo.score_pool3):
     torch.nn.init.normal_(layer.weight, std=0.1)
 x = torch.randn(1, 3, 64, 96)
@@ -83,21 +83,26 @@ with torch.no_grad():
 # network reproduces the trained FCN-16s exactly (aligned layout):
 
 # %%
-images, truths = fl.train.validation_examples(config)
-grown = fl.models.FCN8s.from_fcn16s(fcn16s).eval()
+images, truths = stages.validation_examples(config)
+grown = models.FCN8s.from_fcn16s(fcn16s).eval()
 with torch.no_grad():
-    difference = (grown(images) - fcn16s(images)).abs().max().item()
+    difference = (
+        (grown(data.normalise(images)) - fcn16s(data.normalise(images)))
+        .abs()
+        .max()
+        .item()
+    )
 print(f"largest output difference at initialisation: {difference:.1e}")
 
 # %% [markdown]
 # ## Training FCN-8s
 
 # %%
-checkpoint = fl.train.train_stage(config, "fcn8s_white")
-record = fl.train.load_checkpoint(checkpoint, stage="fcn8s_white")
-fcn8s = fl.train.model_from_checkpoint(record)
-stages = {
-    name: fl.train.stage_record(config, stage)
+checkpoint = train.train_stage(config, "fcn8s_white")
+record = checkpoints.load_checkpoint(checkpoint, stage="fcn8s_white")
+fcn8s = checkpoints.model_from_checkpoint(record)
+records = {
+    name: checkpoints.stage_record(config, stage)
     for name, stage in [
         ("FCN-32s", "fcn32s_white"),
         ("FCN-16s", "fcn16s_white"),
@@ -106,7 +111,7 @@ stages = {
 }
 
 # %% mystnb={"figure": {"caption": "All three stages on white backgrounds: training loss and validation sneaker IoU.", "name": "fig-fcn8s-curves"}}
-figure = fl.viz.training_curves({name: r["history"] for name, r in stages.items()})
+figure = viz.training_curves({name: r["history"] for name, r in records.items()})
 figure.savefig(figures / "white_training_curves.png", dpi=100)
 plt.show()
 
@@ -124,7 +129,7 @@ Markdown(
         f"| {name} | {r['step']} | {r['elapsed_s']:.0f} | {r['history']['val'][-1]['sneaker_iou']:.3f}"
         f" | {r['history']['val'][-1]['mean_iu']:.3f}"
         f" | {r['history']['val'][-1]['pixel_accuracy']:.3f} |"
-        for name, r in stages.items()
+        for name, r in records.items()
     )
 )
 
@@ -134,11 +139,11 @@ Markdown(
 
 # %% mystnb={"figure": {"caption": "The same validation photos through FCN-32s, FCN-16s and FCN-8s.", "name": "fig-fcn8s-predictions"}}
 networks = {
-    stride: fl.train.model_from_checkpoint(stages[f"FCN-{stride}"])
+    stride: checkpoints.model_from_checkpoint(records[f"FCN-{stride}"])
     for stride in ("32s", "16s", "8s")
 }
-figure = fl.viz.stage_comparison(
-    images, truths, {name: fl.train.predict(m, images) for name, m in networks.items()}
+figure = viz.stage_comparison(
+    images, truths, {name: inference.predict(m, images) for name, m in networks.items()}
 )
 figure.savefig(figures / "white_stage_comparison.png", dpi=100)
 plt.show()
@@ -153,6 +158,6 @@ plt.show()
 #
 # ## Exercises
 #
-# 1. Where do the remaining errors of FCN-8s lie? Plot `fl.viz.error_map` for the worst validation
+# 1. Where do the remaining errors of FCN-8s lie? Plot `viz.error_map` for the worst validation
 #    photo.
 # 2. Would a fourth skip, from `pool2`, help? What would it cost?

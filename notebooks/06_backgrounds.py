@@ -39,8 +39,7 @@ width = 0.125
 backbone_weights = "none"
 loss_reduction = "mean"
 batch_size = 8
-iterations_bg = 3500
-lr_bg = 0.002
+schedules = {"scenes": {"iterations": 3500, "lr": 0.002}}
 placement = "uniform"
 max_sneakers = 2
 
@@ -50,15 +49,27 @@ import numpy as np
 from IPython.display import Markdown
 from myst_nb import glue
 
-import fcn_lib as fl
+from fcn_lib import (
+    acceleration,
+    checkpoints,
+    data,
+    inference,
+    metrics,
+    paths,
+    scenes,
+    stages,
+    train,
+    viz,
+)
+from fcn_lib.config import from_notebook, seed_everything
 
-config = fl.config.from_notebook(globals())
-fl.config.seed_everything(config.seed)
-figures = fl.paths.figures_dir(config.profile)
-white_record = fl.train.stage_record(
+config = from_notebook(globals())
+seed_everything(config.seed)
+figures = paths.figures_dir(config.profile)
+white_record = checkpoints.stage_record(
     config, "fcn8s_white"
 )  # names notebook 05 if missing
-fcn8s_white = fl.train.model_from_checkpoint(white_record)
+fcn8s_white = checkpoints.model_from_checkpoint(white_record)
 
 # %% [markdown]
 # ## The white-background network on scenes
@@ -68,10 +79,10 @@ fcn8s_white = fl.train.model_from_checkpoint(white_record)
 # paper": on a scene it calls far too much sneaker.
 
 # %%
-_, validation = fl.train.scene_datasets(config)
-loader = fl.data.evaluation_loader(validation, 2 * config.batch_size)
-device = fl.train.resolve_device(config.device)
-before = fl.train.evaluate(fcn8s_white.to(device), loader, device)
+_, validation = stages.scene_datasets(config)
+loader = data.evaluation_loader(validation, 2 * config.batch_size)
+device = acceleration.resolve_device(config.device)
+before = inference.evaluate(fcn8s_white.to(device), loader)
 print(
     f"FCN-8s (white) on {len(validation)} validation composites: sneaker IoU "
     f"{before['sneaker_iou']:.3f}, pixel accuracy {before['pixel_accuracy']:.3f}"
@@ -86,17 +97,17 @@ print(
 # profile, a random initialisation in `cpu`).
 
 # %%
-background = fl.train.load_checkpoint(fl.train.train_stage(config, "fcn8s_background"))
-scratch = fl.train.load_checkpoint(
-    fl.train.train_stage(config, "fcn8s_background_scratch")
+background = checkpoints.load_checkpoint(train.train_stage(config, "fcn8s_background"))
+scratch = checkpoints.load_checkpoint(
+    train.train_stage(config, "fcn8s_background_scratch")
 )
 for key, name, record in [
     ("white", "from the white FCN-8s", background),
     ("scratch", "from the backbone", scratch),
 ]:
     final = record["history"]["val"][-1]
-    averaged = fl.train.evaluate(
-        fl.train.model_from_checkpoint(record).to(device), loader, device, mirror=True
+    averaged = inference.evaluate(
+        checkpoints.model_from_checkpoint(record).to(device), loader, mirror=True
     )
     glue(f"iou_{key}", f"{final['sneaker_iou']:.3f}", display=False)
     glue(f"iou_{key}_mirror", f"{averaged['sneaker_iou']:.3f}", display=False)
@@ -107,7 +118,7 @@ for key, name, record in [
     )
 
 # %% mystnb={"figure": {"caption": "The same budget on composites, from the white-background weights and from the backbone.", "name": "fig-background-comparison"}}
-figure = fl.viz.training_curves(
+figure = viz.training_curves(
     {"from white FCN-8s": background["history"], "from backbone": scratch["history"]},
     sequential=False,
 )
@@ -122,21 +133,21 @@ plt.show()
 # two predictions removes some of the errors either makes alone.
 
 # %%
-model = fl.train.model_from_checkpoint(background).to(device)
+model = checkpoints.model_from_checkpoint(background).to(device)
 examples = [validation.composite(i) for i in range(len(validation))]
-predictions = fl.train.predict_dataset(model, validation, mirror=True)
+predictions = inference.predict_dataset(model, validation, mirror=True)
 per_image = np.array(
     [
-        fl.metrics.binary_iou(p, label)
+        metrics.binary_iou(p, label)
         for p, (_, label, _) in zip(predictions, examples, strict=True)
     ]
 )
 
 # %% mystnb={"figure": {"caption": "Validation composites (top) and the fine-tuned FCN-8s's masks (bottom, background tinted).", "name": "fig-background-predictions"}}
 shown = list(range(6))
-figure = fl.viz.grid(
+figure = viz.grid(
     [examples[i][0] for i in shown]
-    + [fl.viz.overlay(examples[i][0], predictions[i]) for i in shown],
+    + [viz.overlay(examples[i][0], predictions[i]) for i in shown],
     titles=[f"IoU {per_image[i]:.2f}" for i in shown] + [""] * len(shown),
     columns=len(shown),
 )
@@ -150,9 +161,9 @@ plt.show()
 
 # %% mystnb={"figure": {"caption": "The six worst validation composites and their errors.", "name": "fig-background-worst"}}
 worst = [int(i) for i in np.argsort(per_image)[:6]]
-figure = fl.viz.grid(
+figure = viz.grid(
     [examples[i][0] for i in worst]
-    + [fl.viz.error_map(predictions[i], examples[i][1]) for i in worst],
+    + [viz.error_map(predictions[i], examples[i][1]) for i in worst],
     titles=[f"IoU {per_image[i]:.2f}" for i in worst] + [""] * len(worst),
     columns=len(worst),
 )
@@ -205,7 +216,7 @@ Markdown(
 # %%
 scene_names = [
     scene.name
-    for scene in fl.scenes.scenes_for(config.backgrounds, "val", config.val_fraction)
+    for scene in scenes.scenes_for(config.backgrounds, "val", config.val_fraction)
 ]
 on_scene = np.array([validation.scene_index(i) for i in range(len(validation))])
 rows = []
@@ -231,49 +242,19 @@ Markdown(
 # %% [markdown]
 # ## The `cpu` recipe, and how far it gets
 #
-# This stage was asked to reach a sneaker IoU of 0.85 on the validation composites, with the whole book
-# built in 15 minutes on two CPU cores. This build's network scores {glue:text}`iou_white` on its own
-# and {glue:text}`iou_white_mirror` mirror-averaged (the control: {glue:text}`iou_scratch` and
-# {glue:text}`iou_scratch_mirror`). That is at the edge of the target rather than safely past it.
-# The same recipe started from the white-background network of an earlier build scored 0.82. That
-# build differed only in rounding the augmented white photos, so differences of a few hundredths
-# between white-background networks are to be expected. These are the profile's choices, each
-# measured against the one before it on this stage:
+# This build's fine-tuned network scores {glue:text}`iou_white` on the validation composites on its
+# own and {glue:text}`iou_white_mirror` mirror-averaged; the control from the backbone scores
+# {glue:text}`iou_scratch` and {glue:text}`iou_scratch_mirror`. Runs of the same recipe that differ
+# only in rounding land a few hundredths apart, so a difference between the two of that size is not
+# evidence either way.
 #
-# - **128 px instead of 96.** At stride 8 a sneaker a fifth of the image wide is only two or three
-#   score cells wide at 96 px, and its outline is mostly guesswork. Going to 128 px raised the IoU by
-#   about 0.03, for 1.8 times the work per step.
-# - **bfloat16 and channels_last** where the processor supports them paid for that resolution (see
-#   {doc}`03_fcn32s`). A 1/4-width network gained about as much as the resolution did, at 2.3 times the
-#   cost, so the network stays at 1/8 width.
-# - **More training photographs.** The embedded photographs are few, and the table above shows how much
-#   of the error is background called sneaker on photographs the network never saw. Ten more
-#   photographs shipped in the installed packages (mostly grey) raised the IoU by about 0.04.
-# - **Adam at 2e-3, dropping to a tenth after 80% of the steps.** From the earlier build's white
-#   network this stage reached 0.78 at 1e-3, 0.82 at 2e-3 and 0.80 at 3e-3. The control gained as much (0.75 to 0.79), so the comparison above
-#   still compares like with like.
-# - **Mirror averaging when predicting**, which adds about 0.01 and costs nothing in training.
-#
-# These were tried on this stage, each from that earlier build's white-background network, and did not
-# help:
-#
-# | change | sneaker IoU after 3,500 steps (2e-3 alone: 0.82) |
-# |---|---:|
-# | 4,000 steps, the drop at 3,200 | 0.82 |
-# | cosine decay instead of the drop | 0.77 |
-# | a Dice term added to the loss (weight 0.5) | 0.81 |
-# | learned instead of fixed bilinear upsampling | 0.80 |
-# | 1,000 procedural clutter scenes instead of 300 | 0.80 |
-# | twice the learning rates for the white stages | 0.80 |
-# | 160 px for every stage, 2,500 steps here (the same time) | 0.81 |
-#
-# Runs that differ only by a hair (a learning rate of 2.1e-3) land 0.005 apart, so differences of
-# 0.01 are within the noise. On the training composites the network scores about the same as on the
-# validation ones, so it underfits rather than memorises. More steps do not help either. A 1/4-width
-# network gained 0.03 but costs 2.5 times as much per step (1.6 times for 3/16 width), and the white
-# stages would have to grow with it. That does not fit in 15 minutes on two cores. The `full` profile
-# has the capacity: an ImageNet VGG-16 at full width, the seed's 30,000 steps, and PASCAL VOC 2012's
-# thousands of scenes when its `backgrounds` setting points at a VOCdevkit.
+# :::{admonition} What mattered for this stage on two CPU cores
+# Resolution (128 px rather than 96: at stride 8 a small sneaker at 96 px is two or three score
+# cells wide), more distinct training photographs (the errors are mostly background called sneaker
+# on photographs the network never saw), and Adam's learning rate. More steps, cosine decay, a Dice
+# term, learned upsampling and more procedural clutter did not help. {doc}`../tuning` lists every
+# change that was measured and what it gave.
+# :::
 
 # %% [markdown]
 # ## Summary

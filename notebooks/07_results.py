@@ -40,21 +40,35 @@ import numpy as np
 from IPython.display import Markdown
 from myst_nb import glue
 
-import fcn_lib as fl
+from fcn_lib import (
+    acceleration,
+    checkpoints,
+    compose,
+    data,
+    inference,
+    metrics,
+    paths,
+    scenes,
+    stages,
+    viz,
+)
+from fcn_lib.config import code_version, from_notebook, seed_everything
 
-config = fl.config.from_notebook(globals())
-fl.config.seed_everything(config.seed)
-figures = fl.paths.figures_dir(config.profile)
-device = fl.train.resolve_device(config.device)
+config = from_notebook(globals())
+seed_everything(config.seed)
+figures = paths.figures_dir(config.profile)
+device = acceleration.resolve_device(config.device)
 STAGES = {
     "FCN-32s": "fcn32s_white",
     "FCN-16s": "fcn16s_white",
     "FCN-8s": "fcn8s_white",
     "FCN-8s scenes": "fcn8s_background",
 }
-records = {name: fl.train.stage_record(config, stage) for name, stage in STAGES.items()}
+records = {
+    name: checkpoints.stage_record(config, stage) for name, stage in STAGES.items()
+}
 networks = {
-    name: fl.train.model_from_checkpoint(r).to(device) for name, r in records.items()
+    name: checkpoints.model_from_checkpoint(r).to(device) for name, r in records.items()
 }
 
 # %% [markdown]
@@ -66,21 +80,20 @@ networks = {
 # of the true outline, which is where the finer strides earn their keep.
 
 # %%
-_, white_val = fl.train.white_datasets(config)
-_, scene_val = fl.train.scene_datasets(config)
+_, white_val = stages.white_datasets(config)
+_, scene_val = stages.scene_datasets(config)
 sets = {"white": white_val, "scenes": scene_val}
 scores = {
-    (name, set_name): fl.train.evaluate(
-        model, fl.data.evaluation_loader(dataset, 2 * config.batch_size), device
+    (name, set_name): inference.evaluate(
+        model, data.evaluation_loader(dataset, 2 * config.batch_size)
     )
     for name, model in networks.items()
     for set_name, dataset in sets.items()
 }
 # The way the tool decides (fcn-sneakers segment): each composite together with its mirror image.
-scores["FCN-8s scenes, mirror-averaged", "scenes"] = fl.train.evaluate(
+scores["FCN-8s scenes, mirror-averaged", "scenes"] = inference.evaluate(
     networks["FCN-8s scenes"],
-    fl.data.evaluation_loader(scene_val, 2 * config.batch_size),
-    device,
+    data.evaluation_loader(scene_val, 2 * config.batch_size),
     mirror=True,
 )
 columns = ["sneaker_iou", "boundary_f", "mean_iu", "pixel_accuracy"]
@@ -129,9 +142,9 @@ for key, value in {
 # photos through every stage, on white backgrounds:
 
 # %% mystnb={"figure": {"caption": "Validation photos through FCN-32s, FCN-16s, FCN-8s and the fine-tuned FCN-8s (background tinted).", "name": "fig-results-strides"}}
-images, truths = fl.train.validation_examples(config)
-figure = fl.viz.stage_comparison(
-    images, truths, {name: fl.train.predict(m, images) for name, m in networks.items()}
+images, truths = stages.validation_examples(config)
+figure = viz.stage_comparison(
+    images, truths, {name: inference.predict(m, images) for name, m in networks.items()}
 )
 figure.savefig(figures / "results_strides.png", dpi=100)
 plt.show()
@@ -145,10 +158,10 @@ plt.show()
 # %%
 final = networks["FCN-8s scenes"]
 composites = [scene_val.composite(i) for i in range(len(scene_val))]
-predicted = fl.train.predict_dataset(final, scene_val, mirror=True)
+predicted = inference.predict_dataset(final, scene_val, mirror=True)
 ious = np.array(
     [
-        fl.metrics.binary_iou(p, label) if label.any() else np.nan
+        metrics.binary_iou(p, label) if label.any() else np.nan
         for p, (_, label, _) in zip(predicted, composites, strict=True)
     ]
 )
@@ -156,9 +169,9 @@ order = [int(i) for i in np.argsort(ious) if not np.isnan(ious[i])]
 chosen = order[-3:][::-1] + order[:3]
 
 # %% mystnb={"figure": {"caption": "Best (left) and worst (right) validation composites: the prediction (top, background tinted) and its errors (bottom; red = extra, blue = missed).", "name": "fig-results-best-worst"}}
-figure = fl.viz.grid(
-    [fl.viz.overlay(composites[i][0], predicted[i]) for i in chosen]
-    + [fl.viz.error_map(predicted[i], composites[i][1]) for i in chosen],
+figure = viz.grid(
+    [viz.overlay(composites[i][0], predicted[i]) for i in chosen]
+    + [viz.error_map(predicted[i], composites[i][1]) for i in chosen],
     titles=[f"IoU {ious[i]:.2f}" for i in chosen] + [""] * len(chosen),
     columns=len(chosen),
 )
@@ -169,7 +182,7 @@ plt.show()
 # ## Training curves of every stage
 
 # %% mystnb={"figure": {"caption": "All stages in order: FCN-32s, FCN-16s and FCN-8s on white, then FCN-8s on scenes.", "name": "fig-results-curves"}}
-figure = fl.viz.training_curves({name: r["history"] for name, r in records.items()})
+figure = viz.training_curves({name: r["history"] for name, r in records.items()})
 figure.savefig(figures / "results_curves.png", dpi=100)
 plt.show()
 
@@ -182,32 +195,32 @@ plt.show()
 # out, and paste it onto another picture.
 
 # %%
-segmenter = fl.inference.Segmenter(final, config.image_size, device)
+segmenter = inference.Segmenter(final, config.image_size, device)
 photo = composites[order[-1]][0]  # the best-segmented validation composite
 mask = segmenter.masks([photo])[0]
 if not mask.any():  # an untrained network (the smoke profile) finds nothing to cut out
     print("the network found no sneaker here; the rest of this demo uses the true mask")
     mask = composites[order[-1]][1]
-cutout = fl.compose.make_cutout(photo, mask, "found")
+cutout = compose.make_cutout(photo, mask, "found")
 other = np.asarray(
-    fl.data.load_scenes(fl.scenes.scenes_for(config.backgrounds, "val"), 256)[-1]
+    data.load_scenes(scenes.scenes_for(config.backgrounds, "val"), 256)[-1]
 )
-canvas = fl.compose.scene_crop(
-    other, 256, np.random.default_rng(1), fl.compose.PasteSettings(flip=0.0)
+canvas = compose.scene_crop(
+    other, 256, np.random.default_rng(1), compose.PasteSettings(flip=0.0)
 )
-sneaker, alpha, _ = fl.compose.styled_sneaker(
+sneaker, alpha, _ = compose.styled_sneaker(
     cutout,
     120,
     np.random.default_rng(2),
-    fl.compose.PasteSettings(flip=0.0, jitter=0.0),
+    compose.PasteSettings(flip=0.0, jitter=0.0),
 )
-fl.compose.paste(canvas, np.zeros((256, 256), bool), sneaker, alpha, x=70, y=140)
+compose.paste(canvas, np.zeros((256, 256), bool), sneaker, alpha, x=70, y=140)
 rows, cols = np.indices(photo.shape[:2]) // 8
 checker = ((rows + cols) % 2 * 60 + 160)[..., None].repeat(3, -1)
 transparent = np.where(mask[..., None], photo, checker).astype(np.uint8)
 
 # %% mystnb={"figure": {"caption": "A photo, the network's mask, the cut-out on a transparent background, and the sneaker pasted onto another picture.", "name": "fig-results-tool"}}
-figure = fl.viz.grid(
+figure = viz.grid(
     [photo, mask, transparent, canvas.clip(0, 255).astype(np.uint8)],
     titles=["photo", "mask", "cut-out", "pasted elsewhere"],
     columns=4,
@@ -225,7 +238,7 @@ plt.show()
 # scenes) and scores the final network on them.
 
 # %%
-shared = fl.paths.shared_data_dir()
+shared = paths.shared_data_dir()
 if shared is None or config.profile == "smoke":
     print("no real images here (or the smoke profile): skipping the real composites")
 else:
@@ -234,11 +247,10 @@ else:
         backgrounds=str(shared / "backgrounds"),
         catalog_count=0,
     )
-    _, real_val = fl.train.scene_datasets(real)
-    real_scores = fl.train.evaluate(
+    _, real_val = stages.scene_datasets(real)
+    real_scores = inference.evaluate(
         final,
-        fl.data.evaluation_loader(real_val, 2 * config.batch_size),
-        device,
+        data.evaluation_loader(real_val, 2 * config.batch_size),
         mirror=True,
     )
     (figures / "real_scores.json").write_text(json.dumps(real_scores, indent=1))
@@ -248,8 +260,8 @@ else:
     )
     real_photos = [real_val.composite(i)[0] for i in range(6)]
     real_masks = segmenter.masks(real_photos)
-    fl.viz.grid(
-        [fl.viz.overlay(p, m) for p, m in zip(real_photos, real_masks, strict=True)],
+    viz.grid(
+        [viz.overlay(p, m) for p, m in zip(real_photos, real_masks, strict=True)],
         columns=6,
     )
     plt.show()
@@ -261,7 +273,7 @@ else:
 lines = [
     f"- **profile** `{config.profile}`, image size {config.image_size}, width {config.width}, "
     f"layout `{config.layout}`, backbone `{config.backbone_weights}`",
-    f"- **code version** `{fl.config.code_version()}`",
+    f"- **code version** `{code_version()}`",
 ] + [
     f"- **{name}**: {r['step']} steps in {r['elapsed_s']:.0f} s on `{r['device']}` "
     f"(code `{r['code_version']}`)"

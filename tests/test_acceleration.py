@@ -3,7 +3,7 @@ import warnings
 import pytest
 import torch
 
-from fcn_lib import acceleration, models, train
+from fcn_lib import acceleration, models, optim
 
 
 def _model():
@@ -19,7 +19,7 @@ def test_summed_bf16_loss_stays_exact_in_float32_where_float16_would_overflow():
     torch.manual_seed(0)
     logits = torch.randn(15, 2, 224, 224).bfloat16()  # the reference's batch: 752,640 pixels
     masks = torch.randint(0, 2, (15, 224, 224))
-    loss = train.segmentation_loss(logits, masks, "sum")
+    loss = optim.segmentation_loss(logits, masks, "sum")
     exact = torch.nn.functional.cross_entropy(logits.double(), masks, reduction="sum")
     assert loss.dtype == torch.float32
     assert loss.item() > torch.finfo(torch.float16).max  # why the sum must not be taken in float16
@@ -28,12 +28,12 @@ def test_summed_bf16_loss_stays_exact_in_float32_where_float16_would_overflow():
 
 def test_a_share_of_the_batch_divides_a_mean_by_the_whole_batch():
     logits, masks = torch.randn(4, 2, 8, 8), torch.randint(0, 2, (4, 8, 8))
-    whole = train.segmentation_loss(logits, masks, "mean")
-    halves = sum(train.segmentation_loss(logits[part], masks[part], "mean", pixels=masks.numel())
+    whole = optim.segmentation_loss(logits, masks, "mean")
+    halves = sum(optim.segmentation_loss(logits[part], masks[part], "mean", pixels=masks.numel())
                  for part in (slice(0, 3), slice(3, 4)))  # uneven shares, as 15 splits over 2 GPUs
     assert halves.item() == pytest.approx(whole.item(), rel=1e-6)
     with pytest.raises(ValueError, match="reduction"):
-        train.segmentation_loss(logits, masks, "max")
+        optim.segmentation_loss(logits, masks, "max")
 
 
 def test_bf16_autocast_runs_the_network_in_bf16_and_stays_close_to_fp32():

@@ -11,7 +11,7 @@ from fcn_lib.metrics import binary_iou
 def test_embedded_catalog_is_cached_and_keyed_by_its_settings(cache, monkeypatch):
     first = catalog.prepare_catalog("embedded", count=4, size=64, seed=0, progress=False)
     with monkeypatch.context() as patched:
-        patched.setattr(synth, "write_catalog", lambda *a, **k: pytest.fail("rendered twice"))
+        patched.setattr(catalog, "write_embedded_catalog", lambda *a, **k: pytest.fail("rendered twice"))
         assert catalog.prepare_catalog("embedded", count=4, size=64, seed=0, progress=False) == first
     other = catalog.prepare_catalog("embedded", count=4, size=64, seed=1, progress=False)
     assert other != first and other.parent == first.parent == cache
@@ -76,3 +76,31 @@ def test_folder_with_no_usable_photo_is_an_error(cache, tmp_path):
     assert not (tmp_path / "out").exists()
     with pytest.raises(FileNotFoundError, match="not a catalogue folder"):
         catalog.load_catalog(tmp_path)
+
+
+def test_catalog_files_do_not_depend_on_worker_count(tmp_path):
+    one = catalog.write_embedded_catalog(tmp_path / "one", count=5, size=64, seed=1, workers=1,
+                                         progress=False)
+    two = catalog.write_embedded_catalog(tmp_path / "two", count=5, size=64, seed=1, workers=2,
+                                         progress=False)
+    for name in ["images/00004.jpg", "masks/00000.png", "catalog.json"]:
+        assert (one / name).read_bytes() == (two / name).read_bytes(), name
+    assert sorted(p.name for p in (one / "masks").iterdir()) == [f"{i:05d}.png" for i in range(5)]
+
+
+def test_an_interrupted_catalog_leaves_nothing_behind(tmp_path, monkeypatch):
+    def explode(job):
+        if job[1] == 2:
+            raise KeyboardInterrupt
+        return original(job)
+
+    original = catalog._render_item_to
+    monkeypatch.setattr(catalog, "_render_item_to", explode)
+    with pytest.raises(KeyboardInterrupt):
+        catalog.write_embedded_catalog(tmp_path / "cat", count=4, size=64, workers=1, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_catalog_rejects_nonsense_sizes(tmp_path):
+    with pytest.raises(ValueError, match="count >= 1"):
+        catalog.write_embedded_catalog(tmp_path / "x", count=0)

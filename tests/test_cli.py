@@ -1,13 +1,9 @@
 import json
-import subprocess
-import sys
 
 import numpy as np
-import pytest
-import torch
 from PIL import Image
 
-from fcn_lib import bench, config, paths
+from fcn_lib import paths
 from fcn_lib.cli import main
 
 
@@ -37,36 +33,19 @@ def test_catalog_command_writes_the_layout(tmp_path):
     assert json.loads((tmp_path / "cat" / "catalog.json").read_text())["count"] == 3
 
 
-def test_bench_composite_prints_json_as_a_module(cache):
-    result = subprocess.run([sys.executable, "-m", "fcn_lib", "bench", "composite", "--size", "64",
-                             "--count", "20"], capture_output=True, text=True, check=True)
-    assert list(cache.glob("scenes-*")), "the benchmark's scene cache went to FCN_SNEAKERS_CACHE"
-    figures = json.loads(result.stdout)
-    assert figures["composites_per_s"] > 0 and figures["per_core"] == figures["composites_per_s"]
-
-
 def test_train_command_runs_a_stage_and_reports_a_missing_previous_stage(tmp_path, monkeypatch, cache,
                                                                           capsys):
-    from fcn_lib import paths
 
     monkeypatch.setattr(paths, "artifacts_dir", lambda profile: tmp_path / profile)
     profile = tmp_path / "tiny.yaml"
     smoke = (paths.profiles_dir() / "smoke.yaml").read_text()
     profile.write_text(smoke.replace("catalog_count: 24", "catalog_count: 8"))
     assert main(["train", "--profile", str(profile), "--stage", "fcn16s_white"]) == 2
-    assert "run notebook 03_fcn32s" in capsys.readouterr().err
+    assert "train stage fcn32s_white first" in capsys.readouterr().err
     assert main(["train", "--profile", str(profile), "--stage", "fcn32s_white"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["step"] == 4 and 0 <= report["sneaker_iou"] <= 1
     assert (tmp_path / "smoke" / "fcn32s_white.pt").is_file()
-
-
-def test_bench_model_compares_layouts_in_one_run(capsys):
-    assert main(["bench", "model", "--arch", "fcn8s", "--size", "64", "--width", "0.0625",
-                 "--rounds", "1"]) == 0
-    figures = json.loads(capsys.readouterr().out)
-    assert set(figures["layouts"]) == {"aligned", "caffe"}
-    assert figures["aligned_over_caffe"] > 0 and figures["layouts"]["caffe"]["peak_memory_mb"] > 0
 
 
 def test_a_missing_folder_or_profile_is_a_message_and_exit_code_2(tmp_path, capsys):
@@ -74,93 +53,3 @@ def test_a_missing_folder_or_profile_is_a_message_and_exit_code_2(tmp_path, caps
     assert "nowhere: no such folder" in capsys.readouterr().err
     assert main(["train", "--profile", "no-such-profile", "--stage", "fcn32s_white"]) == 2
     assert "available:" in capsys.readouterr().err
-
-
-def test_bench_train_measures_every_precision_and_layout_side_by_side(capsys):
-    assert main(["bench", "train", "--size", "64", "--batch", "2", "--width", "0.0625", "--amp", "bf16,fp32",
-                 "--layout", "aligned,caffe", "--steps", "1", "--rounds", "1", "--device", "cpu"]) == 0
-    figures = json.loads(capsys.readouterr().out)
-    runs = {(run["layout"], run["amp"]): run for run in figures["runs"]}
-    assert set(runs) == {("aligned", "bf16"), ("aligned", "fp32"), ("caffe", "bf16"), ("caffe", "fp32")}
-    assert runs[("aligned", "bf16")]["speedup"] == 1.0 and figures["runs"][0]["amp"] == "bf16"
-    for layout in ("aligned", "caffe"):  # precision changes the speed, not the work
-        assert runs[(layout, "bf16")]["gflop_per_image"] == runs[(layout, "fp32")]["gflop_per_image"] > 0
-    for run in figures["runs"]:  # the update is a part of the step
-        assert 0 < run["update_s"] < run["step_s"] and run["update_share"] == pytest.approx(
-            run["update_s"] / run["step_s"], abs=1e-3)
-    # the caffe layout's 100-pixel padding makes far more work than the image has
-    assert runs[("caffe", "fp32")]["gflop_per_image"] > 2 * runs[("aligned", "fp32")]["gflop_per_image"]
-
-
-def test_bench_layers_accounts_for_every_convolution_of_the_step(capsys):
-    assert main(["bench", "layers", "--size", "64", "--batch", "2", "--width", "0.0625", "--amp", "fp32",
-                 "--steps", "1", "--rounds", "1", "--device", "cpu"]) == 0
-    figures = json.loads(capsys.readouterr().out)
-    layers = {layer["layer"]: layer for layer in figures["layers"]}
-    assert {"trunk.features.0", "trunk.fc6", "trunk.fc7", "score_pool3", "up_final"} <= set(layers)
-    assert len(layers) == 13 + 2 + 3 + 3  # VGG-16's convolutions, fc6, fc7, three scores, three upsamplings
-    # Each convolution is timed on its own, and between them they do all of the step's arithmetic.
-    assert figures["convolutions_gflop"] == figures["step_gflop"] > 0
-    assert all(layer["ms"] > 0 for layer in figures["layers"])
-    assert layers["trunk.features.2"]["input"] == [2, 4, 64, 64] and layers["trunk.fc6"]["kernel"] == [7, 7]
-    assert figures["fc6_as_matrix_product"]["gflop"] == layers["trunk.fc6"]["gflop"]  # the same work
-
-
-@pytest.mark.parametrize("padding", [3, 0])  # fc6 in the aligned and in the caffe layout
-@pytest.mark.parametrize("memory_format", [torch.channels_last, torch.contiguous_format])
-def test_a_convolution_as_a_matrix_product_gives_the_same_values_and_gradients(padding, memory_format):
-    torch.manual_seed(0)
-    conv = torch.nn.Conv2d(6, 5, 7, padding=padding).double().to(memory_format=memory_format)
-    product = bench.as_matrix_product(conv)
-    image = torch.randn(2, 6, 9, 8, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
-    image.requires_grad_(True)
-    gradients = []
-    for forward in (conv, product):
-        conv.zero_grad(set_to_none=True)
-        image.grad = None
-        output = forward(image)
-        output.backward(torch.ones_like(output))
-        gradients.append((output.detach(), image.grad, conv.weight.grad, conv.bias.grad))
-    for convolved, multiplied in zip(*gradients, strict=True):  # output, then the three gradients
-        assert convolved.shape == multiplied.shape and torch.allclose(convolved, multiplied)
-
-
-def test_bench_loader_measures_the_data_path_alone(cache, capsys):
-    assert main(["bench", "loader", "--profile", "smoke", "--stage", "fcn8s_background", "--steps", "3",
-                 "--workers", "0", "--device", "cpu"]) == 0
-    figures = json.loads(capsys.readouterr().out)
-    assert figures["steps"] == 3 and figures["images_per_s"] > 0 and figures["workers"] == 0
-
-
-def test_bench_schedule_shortens_every_stage_and_projects_the_whole(cache, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv(paths.ARTIFACTS_ENV, str(tmp_path / "artifacts"))
-    assert main(["bench", "schedule", "--profile", "smoke", "--fraction", "0.5", "--compile-off"]) == 0
-    report = json.loads(capsys.readouterr().out)
-    smoke = config.load_profile("smoke")
-    assert [stage["stage"] for stage in report["stages"]] == ["fcn32s_white", "fcn16s_white", "fcn8s_white",
-                                                              "fcn8s_background"]
-    assert report["stages"][0]["steps"] == round(smoke.iterations_32s * 0.5)
-    for stage in report["stages"]:  # validated and checkpointed as often as the full run, not projected
-        assert stage["validations"] == stage["full_validations"] >= 1
-        assert 0 < stage["setup_s"] < stage["wall_s"]
-    assert (tmp_path / "artifacts" / "smoke-0.5" / "fcn8s_background.pt").is_file()
-    assert report["projected_full_s"] > report["wall_s"]  # the other half of the steps is still to come
-
-
-def test_bench_checkpoint_compares_writing_in_place_with_the_background_writer(tmp_path, monkeypatch,
-                                                                              capsys):
-    monkeypatch.setenv(paths.ARTIFACTS_ENV, str(tmp_path / "artifacts"))
-    assert main(["bench", "checkpoint", "--width", "0.0625", "--rounds", "1", "--device", "cpu"]) == 0
-    figures = json.loads(capsys.readouterr().out)
-    assert figures["checkpoint_mb"] > 0 and figures["in_place_s"] > 0 and figures["background_pause_s"] > 0
-    assert figures["background_write_s"] >= figures["background_pause_s"]
-    assert not any((tmp_path / "artifacts").iterdir())  # its temporary checkpoint is gone
-
-
-def test_bench_schedule_takes_a_compile_mode(monkeypatch, capsys):
-    asked = []
-    monkeypatch.setattr(bench, "bench_schedule", lambda *args, **overrides: asked.append(overrides) or {})
-    assert main(["bench", "schedule", "--compile", "reduce-overhead", "--backbone", "none"]) == 0
-    assert main(["bench", "schedule", "--compile-off"]) == 0
-    assert asked == [{"backbone_weights": "none", "compile": True, "compile_mode": "reduce-overhead"},
-                     {"compile": False}]

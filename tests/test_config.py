@@ -1,4 +1,3 @@
-import dataclasses
 import random
 
 import numpy as np
@@ -15,13 +14,42 @@ def test_every_profile_loads_and_names_itself(name):
     assert isinstance(profile.val_fraction, float)
 
 
-def test_profile_files_set_every_setting():
-    """A profile that leaves a setting to the code's default hides what it runs."""
-    names = {f.name for f in dataclasses.fields(config.Profile)}
+def test_profile_files_hold_only_what_differs_from_the_defaults():
+    """Each value is written once: a file that repeats a default hides which settings it changes."""
+    defaults = config.Profile().to_dict()
     for path in sorted(config.profile_path("cpu").parent.glob("*.yaml")):
-        import yaml
+        written = config.profile_file(path)
+        for name, value in written.items():
+            if name == "schedules":
+                for stage, fields in value.items():
+                    assert fields != {k: defaults[name][stage][k] for k in fields}, f"{path.name}: {stage}"
+            elif name != "profile":
+                assert value != defaults[name], f"{path.name}: {name} repeats the default {value!r}"
 
-        assert set(yaml.safe_load(path.read_text())) == names, path.name
+
+def test_a_file_changes_only_the_schedule_fields_it_names(tmp_path):
+    path = tmp_path / "short.yaml"
+    path.write_text("profile: short\nschedules:\n  fcn16s: {iterations: 7}\n")
+    profile = config.load_profile(path)
+    assert profile.schedules["fcn16s"] == config.StageSettings(7, config.Profile().schedules["fcn16s"].lr)
+    assert profile.schedules["fcn32s"] == config.Profile().schedules["fcn32s"]
+    faster = profile.replace(schedules={"fcn16s": {"lr": 0.5}})
+    assert faster.schedules["fcn16s"] == config.StageSettings(7, 0.5)
+    assert config.load_profile("smoke").schedules["fcn32s"] == config.StageSettings(4, 0.001, 3)
+
+
+@pytest.mark.parametrize(("text", "error", "message"), [
+    ("schedules: {fcn4s: {iterations: 3}}", ValueError, r"bad\.yaml: unknown stage\(s\) fcn4s"),
+    ("schedules: {fcn32s: {steps: 3}}", ValueError, r"bad\.yaml.*schedules\.fcn32s\.steps"),
+    ("schedules: {fcn32s: {iterations: -3}}", ValueError, r"bad\.yaml: schedules\.fcn32s: step counts"),
+    ("schedules: {fcn32s: {lr: 1e-8}}", TypeError, r"bad\.yaml.*schedules\.fcn32s\.lr.*1\.0e-8"),
+    ("schedules: {fcn32s: 3}", TypeError, r"bad\.yaml: 'schedules' maps schedule names"),
+])
+def test_bad_schedules_name_the_file_and_the_key(tmp_path, text, error, message):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"profile: bad\n{text}\n")
+    with pytest.raises(error, match=message):
+        config.load_profile(bad)
 
 
 def test_cpu_profile_equals_the_dataclass_defaults():

@@ -6,7 +6,7 @@ import pytest
 import torch
 import yaml
 
-from fcn_lib import config, data, distributed, paths, train
+from fcn_lib import checkpoints, config, data, distributed, paths
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 4])
@@ -33,8 +33,8 @@ def _write_profile(folder, iterations):
     5 that two processes split 3 + 2, and no dropout (each process draws its own masks)."""
     profile = config.load_profile("smoke").replace(
         profile="ddp", catalog_count=12, catalog_size=64, image_size=32, width=1 / 32, dropout=0.0,
-        optimizer="sgd", loss_reduction="sum", lr_32s=2.0e-5, momentum=0.9, batch_size=5,
-        iterations_32s=iterations, val_every=2)
+        optimizer="sgd", loss_reduction="sum", momentum=0.9, batch_size=5, val_every=2,
+        schedules={"fcn32s": {"iterations": iterations, "lr": 2.0e-5}})
     path = folder / f"ddp{iterations}.yaml"
     path.write_text(yaml.safe_dump(profile.to_dict()))
     return path
@@ -48,7 +48,7 @@ def _run(args, environment, processes=1):
     assert done.returncode == 0, done.stderr[-3000:]
     reports = [line for line in done.stdout.splitlines() if line.startswith('{"checkpoint"')]
     assert len(reports) == 1, done.stdout  # the first process reports; the others stay quiet
-    return train.load_checkpoint(paths.artifacts_dir("ddp").parent / "ddp" / "fcn32s_white.pt")
+    return checkpoints.load_checkpoint(paths.artifacts_dir("ddp").parent / "ddp" / "fcn32s_white.pt")
 
 
 @pytest.fixture

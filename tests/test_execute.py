@@ -6,12 +6,11 @@ import sys
 
 import nbformat
 import pytest
-import yaml
 
-from fcn_lib import execute, paths
+from fcn_lib import config, execute, paths
 
 SOURCES = execute.notebook_sources()
-CPU = yaml.safe_load((paths.profiles_dir() / "cpu.yaml").read_text())
+DEFAULTS = config.Profile().to_dict()  # the cpu profile
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
@@ -19,8 +18,17 @@ def test_parameters_cell_holds_the_cpu_profile(source):
     declared = execute.declared_parameters(execute.read_notebook(source))
     assert declared.get("profile") == "cpu", "every notebook declares `profile` (it names its artefacts)"
     for name, value in declared.items():
-        assert name in CPU, f"{source.name}: parameter {name!r} is not a profile setting"
-        assert value == CPU[name], f"{source.name}: {name} = {value!r}, cpu.yaml says {CPU[name]!r}"
+        assert name in DEFAULTS, f"{source.name}: parameter {name!r} is not a profile setting"
+        expected = execute.shaped_like(value, DEFAULTS[name])
+        assert value == expected, f"{source.name}: {name} = {value!r}, the defaults say {expected!r}"
+
+
+def test_a_notebook_receives_its_profiles_values_in_the_shape_it_declares():
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        'profile = "cpu"\nimage_size = 128\nschedules = {"fcn32s": {"iterations": 1000}}',
+        metadata={"tags": ["parameters"]})])
+    assert execute.profile_parameters(notebook, "smoke") == {
+        "profile": "smoke", "image_size": 64, "schedules": {"fcn32s": {"iterations": 4}}}
 
 
 def test_jupytext_sync_changes_no_source(tmp_path):
@@ -36,25 +44,25 @@ def test_jupytext_sync_changes_no_source(tmp_path):
 
 
 def _write_source(path, body: str):
-    path.write_text("# %% tags=[\"parameters\"]\nx = 1\n\n# %%\n" + body + "\n")
+    path.write_text("# %% tags=[\"parameters\"]\nseed = 1\n\n# %%\n" + body + "\n")
     return path
 
 
 def test_runner_injects_only_declared_parameters(tmp_path):
     profile = tmp_path / "p.yaml"
-    profile.write_text("x: 5\nunrelated: 7\n")
-    source = _write_source(tmp_path / "01_ok.py", "print('x is', x)")
+    profile.write_text("seed: 5\nimage_size: 7\n")
+    source = _write_source(tmp_path / "01_ok.py", "print('seed is', seed)")
     target = execute.run_notebook(source, str(profile), tmp_path / "out")
     notebook = nbformat.read(target, as_version=4)
     injected = next(c for c in notebook.cells if "injected-parameters" in c.metadata.get("tags", []))
-    assert "x = 5" in injected.source and "unrelated" not in injected.source
-    assert "x is 5" in notebook.cells[-1].outputs[0]["text"]
+    assert "seed = 5" in injected.source and "image_size" not in injected.source
+    assert "seed is 5" in notebook.cells[-1].outputs[0]["text"]
 
 
 def test_a_failing_cell_is_named_and_no_finished_notebook_is_left(tmp_path):
     profile = tmp_path / "p.yaml"
-    profile.write_text("x: 0\n")
-    source = _write_source(tmp_path / "02_bad.py", "y = 1 / x")
+    profile.write_text("seed: 0\n")
+    source = _write_source(tmp_path / "02_bad.py", "y = 1 / seed")
     with pytest.raises(execute.NotebookFailed, match=r"02_bad\.py failed in cell .*ZeroDivisionError"):
         execute.run_notebook(source, str(profile), tmp_path / "out")
     assert not (tmp_path / "out" / "02_bad.ipynb").exists()

@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from fcn_lib import inference, metrics, models, train
+from fcn_lib import checkpoints, config, data, inference, metrics, models, stages
 from fcn_lib.cli import main
 
 
@@ -18,7 +18,7 @@ def checkpoint(tmp_path_factory):
         if name.startswith("score"):
             parameter.data.normal_(0, 0.5)
     path = tmp_path_factory.mktemp("ckpt") / "fcn8s_white.pt"
-    train.save_checkpoint(path, {"format": train.CHECKPOINT_FORMAT, "stage": "fcn8s_white",
+    checkpoints.save_checkpoint(path, {"format": checkpoints.CHECKPOINT_FORMAT, "stage": "fcn8s_white",
                                  "model": model.describe(), "state_dict": model.state_dict(),
                                  "profile": {"image_size": 32}})
     return path
@@ -26,6 +26,70 @@ def checkpoint(tmp_path_factory):
 
 def _photo(height, width, seed=0):
     return np.random.default_rng(seed).integers(0, 255, (height, width, 3), dtype=np.uint8)
+
+
+def _network():
+    torch.manual_seed(0)
+    model = models.FCN8s(width=1 / 32).eval()
+    for name, parameter in model.named_parameters():  # scores that vary from pixel to pixel
+        if name.startswith("score"):
+            parameter.data.normal_(0, 0.5)
+    return model
+
+
+@pytest.fixture
+def composites(cache):
+    """Eight fixed validation composites of a 32-pixel profile: the dataset, its pixels and masks."""
+    profile = config.load_profile("smoke").replace(catalog_count=12, catalog_size=64, image_size=32,
+                                                   composites_val=8)
+    _, validation = stages.scene_datasets(profile)
+    pixels, masks = zip(*(validation[i] for i in range(len(validation))), strict=True)
+    return validation, torch.stack(pixels), torch.stack(masks).bool()
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+def test_every_consumer_reads_the_same_masks_off_the_one_prediction_path(composites, mirror):
+    """evaluate (validation and the notebooks), predict, predict_dataset and the Segmenter (the segment
+    and evaluate commands) all decide through log_probabilities, so they agree pixel for pixel."""
+    validation, pixels, truths = composites
+    model = _network()
+    predicted = inference.predict(model, pixels, mirror=mirror)
+    assert predicted.shape == truths.shape and predicted.dtype == torch.bool
+    assert np.array_equal(inference.predict_dataset(model, validation, batch_size=3, mirror=mirror),
+                          predicted.numpy())
+    segmenter = inference.Segmenter(model, 32, torch.device("cpu"), mirror=mirror)
+    photos = [np.asarray(image.permute(1, 2, 0)) for image in pixels]  # the network's own size
+    assert np.array_equal(np.stack(segmenter.masks(photos)), predicted.numpy())
+    expected = metrics.SplitScores()
+    expected.add_batch(predicted, truths)
+    scores = inference.evaluate(model, data.evaluation_loader(validation, 3), mirror=mirror)
+    assert scores["sneaker_iou"] == pytest.approx(expected.result()["sneaker_iou"])
+    assert scores["boundary_f"] == pytest.approx(expected.result()["boundary_f"])
+
+
+def test_mirror_averaging_changes_the_decision_and_its_loss_is_the_averaged_predictions(composites):
+    validation, pixels, truths = composites
+    model = _network()
+    plain, averaged = (inference.log_probabilities(model, pixels, mirror=m) for m in (False, True))
+    assert not torch.equal(plain.argmax(1), averaged.argmax(1))
+    mirrored = inference.log_probabilities(model, pixels.flip(-1)).flip(-1)
+    assert torch.allclose(averaged.exp(), (plain.exp() + mirrored.exp()) / 2, atol=1e-6)
+    scores = inference.evaluate(model, data.evaluation_loader(validation, 3), mirror=True)
+    expected = torch.nn.functional.nll_loss(averaged, truths.long()).item()
+    assert scores["loss"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_the_prediction_path_normalises_any_pixels_and_leaves_the_mode_alone(composites):
+    _, pixels, _ = composites
+    model = _network().train()
+    from_bytes = inference.log_probabilities(model, pixels)
+    assert model.training  # as the loop left it
+    assert torch.allclose(from_bytes, inference.log_probabilities(model, pixels.float()))
+    model.eval()
+    with torch.no_grad():
+        direct = model(data.normalise(pixels)).log_softmax(1)
+    assert torch.allclose(from_bytes, direct, atol=1e-6)
+    assert torch.allclose(from_bytes.exp().sum(1), torch.ones(1), atol=1e-5)
 
 
 def test_masks_have_each_photos_size_and_do_not_depend_on_the_batch(checkpoint):

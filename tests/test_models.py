@@ -29,7 +29,7 @@ def test_logits_have_the_input_size_for_any_size(layout, arch):
 
 @pytest.mark.parametrize("factor", [2, 8])
 def test_bilinear_transposed_convolution_is_bilinear_interpolation_inside(factor):
-    layer = models._upsample(3, factor, factor // 2, learnable=False)
+    layer = models.bilinear_upsampling(3, factor, factor // 2, learnable=False)
     x = torch.randn(1, 3, 9, 11)
     ours = layer(x)
     reference = F.interpolate(x, scale_factor=factor, mode="bilinear", align_corners=False)

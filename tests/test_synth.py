@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 from scipy import ndimage
 
 from fcn_lib import synth
@@ -44,29 +43,3 @@ def test_the_image_shows_the_shoe_where_the_mask_says(rendered):
         darkness = 255 - image.astype(float).mean(-1)
         if not spec.is_white:
             assert darkness[inside].mean() > 25
-
-
-def test_catalog_files_do_not_depend_on_worker_count(tmp_path):
-    one = synth.write_catalog(tmp_path / "one", count=5, size=64, seed=1, workers=1, progress=False)
-    two = synth.write_catalog(tmp_path / "two", count=5, size=64, seed=1, workers=2, progress=False)
-    for name in ["images/00004.jpg", "masks/00000.png", "catalog.json"]:
-        assert (one / name).read_bytes() == (two / name).read_bytes(), name
-    assert sorted(p.name for p in (one / "masks").iterdir()) == [f"{i:05d}.png" for i in range(5)]
-
-
-def test_an_interrupted_catalog_leaves_nothing_behind(tmp_path, monkeypatch):
-    def explode(job):
-        if job[1] == 2:
-            raise KeyboardInterrupt
-        return original(job)
-
-    original = synth._render_to_files
-    monkeypatch.setattr(synth, "_render_to_files", explode)
-    with pytest.raises(KeyboardInterrupt):
-        synth.write_catalog(tmp_path / "cat", count=4, size=64, workers=1, progress=False)
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_catalog_rejects_nonsense_sizes(tmp_path):
-    with pytest.raises(ValueError, match="count >= 1"):
-        synth.write_catalog(tmp_path / "x", count=0)

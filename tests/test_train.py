@@ -1,12 +1,10 @@
 import json
 import time
 
-import numpy as np
 import pytest
 import torch
 
-from fcn_lib import config, data, distributed, models, paths, train
-from fcn_lib.metrics import SplitScores
+from fcn_lib import checkpoints, config, distributed, models, optim, paths, stages, train
 
 
 @pytest.fixture
@@ -16,9 +14,11 @@ def artifacts(tmp_path, monkeypatch, cache):
     return tmp_path / "artifacts"
 
 
-def _profile(**changes):
+def _profile(fcn32s=None, scenes=None, **changes):
+    """The smoke profile, smaller still; ``fcn32s`` and ``scenes`` change those stages' schedules."""
+    schedules = {name: given for name, given in (("fcn32s", fcn32s), ("scenes", scenes)) if given}
     return config.load_profile("smoke").replace(profile="test", catalog_count=12, catalog_size=64,
-                                                image_size=32, **changes)
+                                                image_size=32, schedules=schedules, **changes)
 
 
 def _twins():
@@ -37,16 +37,16 @@ def test_summed_and_mean_losses_give_identical_updates_with_converted_hyperparam
     images, masks = torch.randn(3, 3, 40, 40), torch.randint(0, 2, (3, 40, 40))
     pixels = masks.numel()
     lr_sum, decay_sum = 1e-6, 5e-4
-    lr_mean, decay_mean = train.equivalent_hyperparameters(lr_sum, decay_sum, pixels, "sum", "mean")
+    lr_mean, decay_mean = optim.equivalent_hyperparameters(lr_sum, decay_sum, pixels, "sum", "mean")
     assert lr_mean == pytest.approx(lr_sum * pixels) and decay_mean == pytest.approx(decay_sum / pixels)
-    assert train.equivalent_hyperparameters(lr_mean, decay_mean, pixels, "mean", "sum") == pytest.approx(
+    assert optim.equivalent_hyperparameters(lr_mean, decay_mean, pixels, "mean", "sum") == pytest.approx(
         (lr_sum, decay_sum))
     for model, reduction, lr, decay in [(sum_model, "sum", lr_sum, decay_sum),
                                         (mean_model, "mean", lr_mean, decay_mean)]:
-        schedule = train.Schedule(5, lr, 0, 1.0, 0.99, decay, reduction)
-        optimizer = train.make_optimizer(model, schedule)
+        schedule = optim.Schedule(5, lr, 0, 1.0, 0.99, decay, reduction)
+        optimizer = optim.make_optimizer(model, schedule)
         for _ in range(4):
-            loss = train.segmentation_loss(model(images), masks, reduction)
+            loss = optim.segmentation_loss(model(images), masks, reduction)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -59,7 +59,7 @@ def test_summed_and_mean_losses_give_identical_updates_with_converted_hyperparam
 
 def test_biases_learn_twice_as_fast_without_decay_and_frozen_layers_are_left_out():
     model = models.FCN8s(width=1 / 32)
-    weights, biases = train.parameter_groups(model, lr=0.1, weight_decay=0.01)
+    weights, biases = optim.parameter_groups(model, lr=0.1, weight_decay=0.01)
     assert (weights["lr"], weights["weight_decay"]) == (0.1, 0.01)
     assert (biases["lr"], biases["weight_decay"]) == (0.2, 0.0)
     grouped = {id(p) for group in (weights, biases) for p in group["params"]}
@@ -68,27 +68,27 @@ def test_biases_learn_twice_as_fast_without_decay_and_frozen_layers_are_left_out
 
 
 def test_learning_rate_drops_once():
-    schedule = train.Schedule(10, 1.0, 4, 0.01, 0.9, 0.0, "mean")
+    schedule = optim.Schedule(10, 1.0, 4, 0.01, 0.9, 0.0, "mean")
     assert [schedule.learning_rate(s) for s in (0, 3, 4, 9)] == [1.0, 1.0, 0.01, 0.01]
-    assert train.Schedule(10, 1.0, 0, 0.01, 0.9, 0.0, "mean").learning_rate(9) == 1.0
+    assert optim.Schedule(10, 1.0, 0, 0.01, 0.9, 0.0, "mean").learning_rate(9) == 1.0
     with pytest.raises(ValueError, match="reduction"):
-        train.equivalent_hyperparameters(1, 1, 1, "sum", "median")
+        optim.equivalent_hyperparameters(1, 1, 1, "sum", "median")
 
 
 def test_cosine_decay_falls_smoothly_to_the_floor():
-    schedule = train.Schedule(100, 1.0, 0, 0.1, 0.9, 0.0, "mean", decay="cosine")
+    schedule = optim.Schedule(100, 1.0, 0, 0.1, 0.9, 0.0, "mean", decay="cosine")
     rates = [schedule.learning_rate(step) for step in range(101)]
     assert rates[0] == 1.0 and rates[50] == pytest.approx(0.55) and rates[100] == pytest.approx(0.1)
     assert all(a > b for a, b in zip(rates, rates[1:], strict=False))
     with pytest.raises(ValueError, match="decay"):
-        train.Schedule(10, 1.0, 0, 0.1, 0.9, 0.0, "mean", decay="linear").learning_rate(0)
+        optim.Schedule(10, 1.0, 0, 0.1, 0.9, 0.0, "mean", decay="linear").learning_rate(0)
 
 
 def test_a_stage_trains_records_history_and_provenance(artifacts):
     profile = _profile()
     path = train.train_stage(profile, "fcn32s_white", progress=False)
-    record = train.load_checkpoint(path, stage="fcn32s_white", arch="fcn32s")
-    assert record["complete"] and record["step"] == profile.iterations_32s
+    record = checkpoints.load_checkpoint(path, stage="fcn32s_white", arch="fcn32s")
+    assert record["complete"] and record["step"] == profile.schedules["fcn32s"].iterations
     assert record["profile"]["profile"] == "test" and record["code_version"]
     history = json.loads((path.parent / "fcn32s_white.history.json").read_text())
     assert [row["step"] for row in history["val"]] == [2, 4]
@@ -97,26 +97,27 @@ def test_a_stage_trains_records_history_and_provenance(artifacts):
 
 def test_later_stages_grow_from_the_previous_checkpoint_and_insist_on_it(artifacts):
     profile = _profile()
-    with pytest.raises(FileNotFoundError, match="run notebook 03_fcn32s"):
+    with pytest.raises(FileNotFoundError, match="train stage fcn32s_white first"):
         train.train_stage(profile, "fcn16s_white", progress=False)
     first = train.train_stage(profile, "fcn32s_white", progress=False)
     second = train.train_stage(profile, "fcn16s_white", progress=False)
-    grown = train.model_from_checkpoint(train.load_checkpoint(second, arch="fcn16s"))
-    trained = train.model_from_checkpoint(train.load_checkpoint(first))
+    grown = checkpoints.model_from_checkpoint(checkpoints.load_checkpoint(second, arch="fcn16s"))
+    trained = checkpoints.model_from_checkpoint(checkpoints.load_checkpoint(first))
     assert not torch.equal(grown.trunk.fc7.weight, trained.trunk.fc7.weight)  # it trained further
-    with pytest.raises(train.CheckpointMismatch, match="expected stage fcn16s_white, found fcn32s_white"):
+    mismatch = "expected stage fcn16s_white, found fcn32s_white"
+    with pytest.raises(checkpoints.CheckpointMismatch, match=mismatch):
         train.train_stage(profile, "fcn8s_white", init=first, progress=False)
 
 
 def test_an_interrupted_run_resumes_to_the_same_weights(artifacts, monkeypatch):
-    profile = _profile(iterations_32s=6, val_every=3, dropout=0.3)
-    whole = train.load_checkpoint(train.train_stage(profile, "fcn32s_white", progress=False))
+    profile = _profile(fcn32s={"iterations": 6}, val_every=3, dropout=0.3)
+    whole = checkpoints.load_checkpoint(train.train_stage(profile, "fcn32s_white", progress=False))
 
     calls = {"n": 0}
-    original = train.segmentation_loss
+    original = train.segmentation_loss  # the loss the loop's steps take
 
     def interrupt_at_fifth_step(logits, masks, reduction, pixels=None):
-        calls["n"] += reduction == "mean"  # training steps; validation sums
+        calls["n"] += 1
         if calls["n"] == 5:
             raise KeyboardInterrupt
         return original(logits, masks, reduction, pixels)
@@ -125,26 +126,27 @@ def test_an_interrupted_run_resumes_to_the_same_weights(artifacts, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         train.train_stage(profile, "fcn32s_white", progress=False)
     monkeypatch.setattr(train, "segmentation_loss", original)
-    saved = train.load_checkpoint(train.checkpoint_path(profile, "fcn32s_white"))
+    saved = checkpoints.load_checkpoint(checkpoints.checkpoint_path(profile, "fcn32s_white"))
     assert saved["step"] == 4 and not saved["complete"]
-    resumed = train.load_checkpoint(train.train_stage(profile, "fcn32s_white", resume=True, progress=False))
+    resumed = checkpoints.load_checkpoint(train.train_stage(profile, "fcn32s_white", resume=True,
+                                                            progress=False))
     assert resumed["step"] == 6 and resumed["complete"]
     for name, tensor in whole["state_dict"].items():
         assert torch.equal(tensor, resumed["state_dict"][name]), name
 
 
 def test_a_checkpoint_holds_its_own_steps_state_while_training_goes_on(artifacts, monkeypatch):
-    profile = _profile(iterations_32s=6, val_every=3)
-    at_three = train.load_checkpoint(train.train_stage(profile.replace(iterations_32s=3), "fcn32s_white",
-                                                       progress=False))
-    written, original = [], train._write_checkpoint
+    profile = _profile(fcn32s={"iterations": 6}, val_every=3)
+    shorter = profile.replace(schedules={"fcn32s": {"iterations": 3}})
+    at_three = checkpoints.load_checkpoint(train.train_stage(shorter, "fcn32s_white", progress=False))
+    written, original = [], checkpoints.save_with_history
 
     def slow_write(path, record):
         time.sleep(0.5)  # the loop meanwhile trains steps 4 to 6, changing its weights in place
         original(path, record)
-        written.append(train.load_checkpoint(path))
+        written.append(checkpoints.load_checkpoint(path))
 
-    monkeypatch.setattr(train, "_write_checkpoint", slow_write)
+    monkeypatch.setattr(checkpoints, "save_with_history", slow_write)
     train.train_stage(profile, "fcn32s_white", progress=False)
     assert [record["step"] for record in written] == [3, 6]
     for name, tensor in at_three["state_dict"].items():
@@ -156,41 +158,42 @@ def test_a_checkpoint_holds_its_own_steps_state_while_training_goes_on(artifacts
 
 
 def test_a_diverging_run_stops_and_keeps_the_last_good_checkpoint(artifacts):
-    profile = _profile(iterations_32s=30, lr_32s=1.0e6, lr_drop_32s=0, val_every=1)
+    profile = _profile(fcn32s={"iterations": 30, "lr": 1.0e6, "lr_drop": 0}, val_every=1)
     with pytest.raises(train.TrainingDiverged, match="became (nan|inf|non-finite)"):
         train.train_stage(profile, "fcn32s_white", progress=False)
-    kept = train.load_checkpoint(train.checkpoint_path(profile, "fcn32s_white"))
+    kept = checkpoints.load_checkpoint(checkpoints.checkpoint_path(profile, "fcn32s_white"))
     assert all(torch.isfinite(t).all() for t in kept["state_dict"].values())
 
 
 def test_bad_checkpoints_are_named(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(train.CheckpointMismatch, match=r"junk\.pt: not a readable checkpoint"):
-        train.load_checkpoint(tmp_path / "junk.pt")
+    with pytest.raises(checkpoints.CheckpointMismatch, match=r"junk\.pt: not a readable checkpoint"):
+        checkpoints.load_checkpoint(tmp_path / "junk.pt")
     torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
-    with pytest.raises(train.CheckpointMismatch, match="not an FCN Sneakers checkpoint"):
-        train.load_checkpoint(tmp_path / "other.pt")
+    with pytest.raises(checkpoints.CheckpointMismatch, match="not an FCN Sneakers checkpoint"):
+        checkpoints.load_checkpoint(tmp_path / "other.pt")
     with pytest.raises(FileNotFoundError):
-        train.load_checkpoint(tmp_path / "missing.pt")
+        checkpoints.load_checkpoint(tmp_path / "missing.pt")
     with pytest.raises(ValueError, match="unknown stage"):
         train.train_stage(_profile(), "fcn4s_white")
 
 
 def test_scene_stages_continue_from_white_or_start_from_the_backbone(artifacts):
-    profile = _profile(iterations_bg=2, composites_val=4)
-    with pytest.raises(FileNotFoundError, match="run notebook 05_fcn8s"):
+    profile = _profile(scenes={"iterations": 2}, composites_val=4)
+    with pytest.raises(FileNotFoundError, match="train stage fcn8s_white first"):
         train.train_stage(profile, "fcn8s_background", progress=False)
-    scratch = train.load_checkpoint(train.train_stage(profile, "fcn8s_background_scratch", progress=False))
+    scratch = checkpoints.load_checkpoint(train.train_stage(profile, "fcn8s_background_scratch",
+                                                            progress=False))
     assert scratch["step"] == 2 and "boundary_f" in scratch["history"]["val"][-1]
     for stage in ("fcn32s_white", "fcn16s_white", "fcn8s_white"):
         train.train_stage(profile, stage, progress=False)
-    white = train.load_checkpoint(train.checkpoint_path(profile, "fcn8s_white"))
-    model = train.initial_model(profile, train.STAGES["fcn8s_background"], None)
+    white = checkpoints.load_checkpoint(checkpoints.checkpoint_path(profile, "fcn8s_white"))
+    model = train.initial_model(profile, stages.STAGES["fcn8s_background"], None)
     assert all(torch.equal(model.state_dict()[k], v) for k, v in white["state_dict"].items())
 
 
 def test_scene_training_and_validation_share_no_sneaker_or_scene(cache):
-    training, validation = train.scene_datasets(_profile(composites_val=4))
+    training, validation = stages.scene_datasets(_profile(composites_val=4))
     assert not {c.name for c in training.cutouts} & {c.name for c in validation.cutouts}
     real_validation = {a.tobytes() for a in validation.scenes}
     assert not any(a.tobytes() in real_validation for a in training.scenes)
@@ -199,39 +202,10 @@ def test_scene_training_and_validation_share_no_sneaker_or_scene(cache):
 
 def test_optimizer_choice(tmp_path):
     model = models.FCN32s(width=1 / 32)
-    adam = train.make_optimizer(model, train.Schedule(1, 1e-3, 0, 1.0, 0.9, 0.0, "mean", "adam"))
+    adam = optim.make_optimizer(model, optim.Schedule(1, 1e-3, 0, 1.0, 0.9, 0.0, "mean", "adam"))
     assert isinstance(adam, torch.optim.Adam) and adam.param_groups[1]["lr"] == 2e-3
     with pytest.raises(ValueError, match="optimizer"):
-        train.make_optimizer(model, train.Schedule(1, 1e-3, 0, 1.0, 0.9, 0.0, "mean", "lbfgs"))
-
-
-def test_predict_dataset_gives_one_mask_per_item_in_order(cache):
-    _, validation = train.scene_datasets(_profile(composites_val=5))
-    model = models.FCN8s(width=1 / 32).eval()
-    masks = train.predict_dataset(model, validation, batch_size=2)
-    assert masks.shape == (5, 32, 32) and masks.dtype == bool
-    assert (masks[3] == train.predict(model, data.normalise(validation[3][0][None]))[0].numpy()).all()
-
-
-def test_mirror_averaged_evaluation_scores_the_mirror_averaged_masks(cache):
-    _, validation = train.scene_datasets(_profile(composites_val=6))
-    torch.manual_seed(0)
-    model = models.FCN8s(width=1 / 32).eval()
-    for name, parameter in model.named_parameters():  # scores that vary from pixel to pixel
-        if name.startswith("score"):
-            parameter.data.normal_(0, 0.5)
-    loader = data.evaluation_loader(validation, 4)
-    masks = {mirror: train.predict_dataset(model, validation, 4, mirror=mirror) for mirror in (False, True)}
-    assert not np.array_equal(masks[False], masks[True])
-    truths = torch.stack([validation[i][1] for i in range(len(validation))]).bool()
-    for mirror, predicted in masks.items():
-        expected = SplitScores()
-        expected.add_batch(torch.from_numpy(predicted), truths)
-        scores = train.evaluate(model, loader, torch.device("cpu"), mirror=mirror)
-        assert scores["sneaker_iou"] == pytest.approx(expected.result()["sneaker_iou"])
-        assert scores["boundary_f"] == pytest.approx(expected.result()["boundary_f"])
-    plain, averaged = (train.evaluate(model, loader, torch.device("cpu"), mirror=m) for m in (False, True))
-    assert plain["loss"] == pytest.approx(averaged["loss"])  # the loss is the plain network's
+        optim.make_optimizer(model, optim.Schedule(1, 1e-3, 0, 1.0, 0.9, 0.0, "mean", "lbfgs"))
 
 
 def test_the_gpu_settings_train_on_the_cpu_too(artifacts, monkeypatch):
@@ -245,26 +219,26 @@ def test_the_gpu_settings_train_on_the_cpu_too(artifacts, monkeypatch):
         return real_compile(model, backend="eager")
 
     monkeypatch.setattr(torch, "compile", quick_compile)
-    profile = _profile(iterations_32s=6, val_every=3, amp="bf16", channels_last=True, compile=True,
+    profile = _profile(fcn32s={"iterations": 6}, val_every=3, amp="bf16", channels_last=True, compile=True,
                        compile_mode="reduce-overhead")
-    record = train.load_checkpoint(train.train_stage(profile, "fcn32s_white", progress=False))
+    record = checkpoints.load_checkpoint(train.train_stage(profile, "fcn32s_white", progress=False))
     assert compiled == [("inductor", {"mode": "reduce-overhead"})]
     assert record["complete"] and record["amp"] == "bf16"
-    model = train.model_from_checkpoint(record)  # no `_orig_mod.` or `module.` prefixes
+    model = checkpoints.model_from_checkpoint(record)  # no `_orig_mod.` or `module.` prefixes
     assert all(torch.isfinite(t).all() for t in model.state_dict().values())
     losses = [entry["loss"] for entry in record["history"]["train"]]
     assert losses[-1] < losses[0]
 
 
-@pytest.mark.parametrize("kind", train.OPTIMIZERS)
+@pytest.mark.parametrize("kind", optim.OPTIMIZERS)
 def test_an_optimiser_saved_on_a_gpu_continues_on_the_cpu(kind):
     model = models.FCN32s(width=1 / 32)
-    schedule = train.Schedule(5, 1e-3, 0, 1.0, 0.9, 5e-4, "mean", kind)
-    saved = train.make_optimizer(model, schedule).state_dict()
+    schedule = optim.Schedule(5, 1e-3, 0, 1.0, 0.9, 5e-4, "mean", kind)
+    saved = optim.make_optimizer(model, schedule).state_dict()
     for group in saved["param_groups"]:  # what a checkpoint written on a GPU holds
         group.update(fused=True, foreach=None)
-    optimizer = train.make_optimizer(model, schedule)
-    train.load_optimizer_state(optimizer, saved)
+    optimizer = optim.make_optimizer(model, schedule)
+    optim.load_optimizer_state(optimizer, saved)
     assert all(not group["fused"] for group in optimizer.param_groups)
     model(torch.randn(1, 3, 32, 32)).sum().backward()
     optimizer.step()
@@ -281,8 +255,8 @@ def test_logged_speed_includes_waiting_for_the_device(artifacts, monkeypatch):
             return tensor
 
     monkeypatch.setattr(distributed, "join", lambda device_type="cpu": SlowDevice())
-    profile = _profile(iterations_32s=4, val_every=4)
-    record = train.load_checkpoint(train.train_stage(profile, "fcn32s_white", progress=False))
-    steps_per_window = max(1, profile.iterations_32s // 200)
+    profile = _profile(fcn32s={"iterations": 4}, val_every=4)
+    record = checkpoints.load_checkpoint(train.train_stage(profile, "fcn32s_white", progress=False))
+    steps_per_window = max(1, profile.schedules["fcn32s"].iterations // 200)
     assert all(entry["images_per_s"] <= steps_per_window * profile.batch_size / wait
                for entry in record["history"]["train"])
