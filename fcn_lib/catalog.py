@@ -22,6 +22,7 @@ from fcn_lib import paths, synth
 from fcn_lib.atomic import atomic_dir, atomic_file
 from fcn_lib.images import list_images
 from fcn_lib.masks import mask_files
+from fcn_lib.scenes import hashed_split
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,34 @@ class Catalog:
     def __len__(self) -> int:
         return len(self.stems)
 
+    def split(self, val_fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """A fixed ``(train, val)`` split of the items. A rendered catalogue is split by a seeded
+        permutation; real photos are split by their file names (:func:`fcn_lib.scenes.hashed_split`),
+        so a photo keeps its split when photos are added and an evaluation on real photos can hold out
+        exactly the photos a training run on the same folder held out."""
+        if self.info.get("kind") != "photos":
+            return split_indices(len(self), val_fraction, seed)
+        if not 0 < val_fraction < 1:
+            raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction}")
+        val = np.array([hashed_split(Path(item["source"]).stem, val_fraction) == "val"
+                        for item in self.info["items"]], bool)
+        if val.all() or not val.any():  # too few photos for the rule: keep both splits non-empty
+            return split_indices(len(self), val_fraction, seed)
+        return np.flatnonzero(~val), np.flatnonzero(val)
+
     @property
     def is_white(self) -> np.ndarray:
         """Which sneakers have white uppers (known for the embedded catalogue only; else all False)."""
         return np.array([item.get("colourway") == "white" for item in self.info["items"]], bool)
+
+
+def split_indices(count: int, val_fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A fixed ``(train, val)`` split of ``range(count)``: the same for the same count and seed."""
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction}")
+    order = np.random.default_rng(np.random.SeedSequence([seed, count])).permutation(count)
+    n_val = max(1, round(count * val_fraction))
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
 def square(rgb: np.ndarray, mask: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:

@@ -146,6 +146,13 @@ def _evaluate(args) -> int:
     return 1 if failed or scores.images == 0 else 0
 
 
+def _real(args) -> int:
+    from fcn_lib.proxy import report
+
+    print(json.dumps(report(args.checkpoint, args.part, args.device)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from fcn_lib.stages import STAGES
 
@@ -194,6 +201,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=True,
                           help="decide on each photo and its mirror image together (twice the work)")
     evaluate.set_defaults(handler=_evaluate)
+
+    real = commands.add_parser("real", help="score checkpoints on real photographs (needs ../shared/data, "
+                                             "or data/sneakers and data/scenes; JSON)")
+    real.add_argument("--checkpoint", required=True, action="append", help="a checkpoint (repeatable)")
+    real.add_argument("--part", choices=["tune", "test", "all"], default="tune",
+                      help="which half of the held-out real photos (default: tune)")
+    real.add_argument("--device", default="auto")
+    real.set_defaults(handler=_real)
 
     train = commands.add_parser("train", help="train one stage into artifacts/<profile>/<stage>.pt")
     train.add_argument("--profile", default="cpu")

@@ -38,15 +38,6 @@ _MEAN = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
 _STD = torch.tensor(IMAGENET_STD).view(3, 1, 1)
 
 
-def split_indices(count: int, val_fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """A fixed ``(train, val)`` split of ``range(count)``: the same for the same count and seed."""
-    if not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction}")
-    order = np.random.default_rng(np.random.SeedSequence([seed, count])).permutation(count)
-    n_val = max(1, round(count * val_fraction))
-    return np.sort(order[n_val:]), np.sort(order[:n_val])
-
-
 @functools.cache
 def _statistics_on(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """The mean and deviation on ``device``, copied there once: a copy from ordinary memory at every

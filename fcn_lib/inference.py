@@ -101,9 +101,10 @@ class Segmenter:
     """
 
     def __init__(self, model: torch.nn.Module, size: int, device: torch.device, amp: str = "fp32",
-                 mirror: bool = True):
+                 mirror: bool = True, profile: dict | None = None):
         self.model, self.size, self.device = model.to(device).eval(), size, device
         self.amp, self.mirror = resolve_amp(amp, device), mirror
+        self.profile = profile or {}  # the settings the network was trained with, when known
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, device: str = "auto", mirror: bool = True
@@ -112,13 +113,13 @@ class Segmenter:
         (``auto``: bfloat16 where this device has it)."""
         record = load_checkpoint(path)
         return cls(model_from_checkpoint(record), record["profile"]["image_size"], resolve_device(device),
-                   record["profile"].get("amp", "fp32"), mirror)
+                   record["profile"].get("amp", "fp32"), mirror, record["profile"])
 
     def _fit(self, rgb: np.ndarray) -> tuple[torch.Tensor, tuple[int, int]]:
         height, width, _ = rgb.shape
         scale = self.size / max(height, width)
         inner = (max(1, round(height * scale)), max(1, round(width * scale)))
-        image = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float()
+        image = torch.tensor(rgb).permute(2, 0, 1)[None].float()  # a copy: photos may be read-only maps
         image = F.interpolate(image, size=inner, mode="bilinear", antialias=True, align_corners=False)
         padded = torch.tensor(MEAN_PIXEL).view(3, 1, 1).repeat(1, self.size, self.size)
         padded[:, :inner[0], :inner[1]] = image[0].clamp(0, 255)

@@ -119,8 +119,8 @@ class SplitScores:
         """One image's prediction and true mask (boolean H×W arrays)."""
         if prediction.shape != truth.shape:
             raise ValueError(f"prediction {prediction.shape} and mask {truth.shape} differ in size")
-        self.add_batch(torch.from_numpy(np.asarray(prediction, bool))[None],
-                       torch.from_numpy(np.asarray(truth, bool))[None])
+        self.add_batch(torch.tensor(np.asarray(prediction, bool))[None],
+                       torch.tensor(np.asarray(truth, bool))[None])
 
     def add_batch(self, predictions: torch.Tensor, truths: torch.Tensor) -> None:
         """A batch of predictions and true masks (N×H×W), scored on their device."""

@@ -61,7 +61,7 @@ def _catalog_split(profile: Profile):
     folder = catalogs.prepare_catalog(profile.sneakers, profile.catalog_count, profile.catalog_size,
                                       profile.seed, profile.mask_method)
     catalog = catalogs.load_catalog(folder)
-    return catalog, *data.split_indices(len(catalog), profile.val_fraction, profile.seed)
+    return catalog, *catalog.split(profile.val_fraction, profile.seed)
 
 
 def white_datasets(profile: Profile) -> tuple[data.WhiteBackgroundDataset, data.WhiteBackgroundDataset]:

@@ -104,9 +104,7 @@ catalog = load_catalog(
         config.mask_method,
     )
 )
-train_items, val_items = data.split_indices(
-    len(catalog), config.val_fraction, config.seed
-)
+train_items, val_items = catalog.split(config.val_fraction, config.seed)
 train_cutouts = data.catalog_cutouts(catalog, train_items)
 val_cutouts = data.catalog_cutouts(catalog, val_items)
 print(f"{len(train_cutouts)} training and {len(val_cutouts)} validation sneakers")

@@ -104,3 +104,26 @@ def test_an_interrupted_catalog_leaves_nothing_behind(tmp_path, monkeypatch):
 def test_catalog_rejects_nonsense_sizes(tmp_path):
     with pytest.raises(ValueError, match="count >= 1"):
         catalog.write_embedded_catalog(tmp_path / "x", count=0)
+
+
+def test_split_is_fixed_disjoint_and_complete():
+    train, val = catalog.split_indices(100, 0.2, seed=0)
+    again = catalog.split_indices(100, 0.2, seed=0)
+    assert np.array_equal(val, again[1]) and len(val) == 20
+    assert sorted(np.concatenate([train, val]).tolist()) == list(range(100))
+    assert not np.array_equal(val, catalog.split_indices(100, 0.2, seed=1)[1])
+    with pytest.raises(ValueError):
+        catalog.split_indices(10, 0.0)
+
+
+def test_photo_catalogues_are_split_by_file_name(tmp_path, photo_folder, cache):
+    """A photo keeps its split when photos are added: the split follows names, not positions."""
+    from fcn_lib.scenes import hashed_split
+
+    for i in range(6, 30):
+        (photo_folder / f"shoe{i}.png").write_bytes((photo_folder / f"shoe{i % 6}.png").read_bytes())
+    loaded = catalog.load_catalog(catalog.prepare_catalog(str(photo_folder), size=64, progress=False))
+    train, val = loaded.split(0.2)
+    names = [item["source"] for item in loaded.info["items"]]
+    assert {names[i] for i in val} == {n for n in names if hashed_split(n.rsplit(".", 1)[0], 0.2) == "val"}
+    assert len(train) + len(val) == len(loaded) and len(val) > 0 and len(train) > 0

@@ -13,16 +13,6 @@ def small_catalog(rendered):
     return Catalog(images[:12], masks[:12], [f"{i:05d}" for i in range(12)], info)
 
 
-def test_split_is_fixed_disjoint_and_complete():
-    train, val = data.split_indices(100, 0.2, seed=0)
-    again = data.split_indices(100, 0.2, seed=0)
-    assert np.array_equal(val, again[1]) and len(val) == 20
-    assert sorted(np.concatenate([train, val]).tolist()) == list(range(100))
-    assert not np.array_equal(val, data.split_indices(100, 0.2, seed=1)[1])
-    with pytest.raises(ValueError):
-        data.split_indices(10, 0.0)
-
-
 def test_white_dataset_returns_the_photo_as_bytes_and_a_binary_mask(small_catalog):
     image, mask = data.WhiteBackgroundDataset(small_catalog, [3])[0]
     assert image.shape == (3, 224, 224) and image.dtype == torch.uint8
