@@ -119,7 +119,8 @@ class Segmenter:
         height, width, _ = rgb.shape
         scale = self.size / max(height, width)
         inner = (max(1, round(height * scale)), max(1, round(width * scale)))
-        image = torch.tensor(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float()  # a copy: photos may be read-only maps
+        # torch.tensor copies: a photo may be a read-only map or a mirrored view
+        image = torch.tensor(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float()
         image = F.interpolate(image, size=inner, mode="bilinear", antialias=True, align_corners=False)
         padded = torch.tensor(MEAN_PIXEL).view(3, 1, 1).repeat(1, self.size, self.size)
         padded[:, :inner[0], :inner[1]] = image[0].clamp(0, 255)
