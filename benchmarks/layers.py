@@ -1,4 +1,5 @@
-"""Where a training step's time goes: every convolution on its own, and fc6 as a matrix product."""
+"""Where a training step's time goes: every convolution on its own, and fc6 both as a convolution and
+as a matrix product."""
 
 from __future__ import annotations
 
@@ -6,30 +7,11 @@ import statistics
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.training_step import _seconds_per_step, _train_setup
 from fcn_lib import acceleration, models
-
-
-def as_matrix_product(conv) -> Callable:
-    """A stride-1 convolution computed as one matrix product over its input's patches, the way a fully
-    connected layer is. ``bench_layers`` times fc6 this way beside cuDNN's convolution: it is VGG-16's
-    fully connected layer turned into a 7×7 convolution over a 7×7 map, a shape that convolution
-    kernels are not tuned for (15 × 49 rows against 25,088 × 4,096 weights). Patches are taken in
-    (row, column, channel) order, the order of a channels_last weight, so the weight is not copied."""
-    (kernel_h, kernel_w), (pad_h, pad_w) = conv.kernel_size, conv.padding
-
-    def forward(x):
-        windows = F.pad(x, (pad_w, pad_w, pad_h, pad_h)).unfold(2, kernel_h, 1).unfold(3, kernel_w, 1)
-        n, _, rows, columns = windows.shape[:4]  # then the kernel's rows and columns
-        patches = windows.permute(0, 2, 3, 4, 5, 1).reshape(n * rows * columns, -1)
-        weight = conv.weight.permute(0, 2, 3, 1).reshape(conv.out_channels, -1)
-        product = F.linear(patches, weight, conv.bias)  # one row per output pixel
-        return product.view(n, rows, columns, -1).permute(0, 3, 1, 2)  # channels_last, as cuDNN's
-    return forward
 
 
 def _inputs_of(modules: dict, forward: Callable, device, amp: str) -> dict:
@@ -84,9 +66,12 @@ def bench_layers(arch: str = "fcn8s", layout: str = "aligned", size: int = 224, 
         with torch.no_grad(), acceleration.autocast(device, amp):
             gradient = torch.randn_like(module(inputs[name]))
         runs[name] = layer_step(module, module, inputs[name], gradient)
-        if name == "trunk.fc6":
-            fc6_product = layer_step(as_matrix_product(module), module, inputs[name], gradient)
-    timed = {**runs, "fc6 as a matrix product": fc6_product}
+        if name == "trunk.fc6":  # both ways, whichever this device's step uses
+            ways = {"fc6 as a convolution": lambda x, m=module: nn.Conv2d.forward(m, x),
+                    "fc6 as a matrix product": lambda x, m=module: models.as_matrix_product(x, m)}
+            fc6_ways = {way: layer_step(forward, module, inputs[name], gradient)
+                        for way, forward in ways.items()}
+    timed = {**runs, **fc6_ways}
     flops = {}
     for name, run in timed.items():
         with FlopCounterMode(display=False) as counter:
@@ -118,6 +103,7 @@ def bench_layers(arch: str = "fcn8s", layout: str = "aligned", size: int = 224, 
             "rest_ms": round((median["step"] - median["update"] - convolution_s) * 1e3, 3),
             "step_gflop": round(whole.flops / 1e9, 3),
             "convolutions_gflop": round(sum(flops[name] for name in runs) / 1e9, 3), "layers": layers,
+            "fc6_as_convolution": figures("fc6 as a convolution"),
             "fc6_as_matrix_product": {
                 **figures("fc6 as a matrix product"),
-                "speedup": round(median["trunk.fc6"] / median["fc6 as a matrix product"], 2)}}
+                "speedup": round(median["fc6 as a convolution"] / median["fc6 as a matrix product"], 2)}}

@@ -95,10 +95,11 @@ def parameter_groups(model: torch.nn.Module, lr: float, weight_decay: float) -> 
 def make_optimizer(model: torch.nn.Module, schedule: Schedule) -> torch.optim.Optimizer:
     """The reference's SGD, or Adam (``momentum`` is then its first beta). Adam's steps do not depend on
     the gradient's scale, so for Adam the loss reduction does not change what a learning rate means.
-    Build it after moving the network to its device: on a GPU the update is fused."""
+    Build it after moving the network to its device."""
     groups = parameter_groups(model, schedule.lr, schedule.weight_decay)
-    # On a GPU one fused kernel updates all 134 M parameters, instead of a pass per operation.
-    fused = all(p.is_cuda for group in groups for p in group["params"]) or None
+    # One fused kernel updates every parameter, instead of a pass over them per operation: on the cpu
+    # profile's network (AVX2, float32) Adam's update took 8 ms of a 60 ms step, fused it takes 4.5.
+    fused = True
     if schedule.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=schedule.lr, momentum=schedule.momentum, fused=fused)
     if schedule.optimizer == "adam":
@@ -107,8 +108,8 @@ def make_optimizer(model: torch.nn.Module, schedule: Schedule) -> torch.optim.Op
 
 
 def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict) -> None:
-    """Continue an optimiser from a checkpoint that may come from another device: the saved groups
-    also carry their update kernel (a GPU's fused one would fail on the CPU), so this device's is kept."""
+    """Continue an optimiser from a checkpoint that may come from another device or version: the saved
+    groups also carry their update kernel (fused or not), and this optimiser's is kept."""
     kernels = [{key: group[key] for key in ("fused", "foreach") if key in group}
                for group in optimizer.param_groups]
     optimizer.load_state_dict(state)

@@ -231,15 +231,15 @@ def test_the_gpu_settings_train_on_the_cpu_too(artifacts, monkeypatch):
 
 
 @pytest.mark.parametrize("kind", optim.OPTIMIZERS)
-def test_an_optimiser_saved_on_a_gpu_continues_on_the_cpu(kind):
+def test_an_optimiser_saved_with_another_update_kernel_continues_with_this_ones(kind):
     model = models.FCN32s(width=1 / 32)
     schedule = optim.Schedule(5, 1e-3, 0, 1.0, 0.9, 5e-4, "mean", kind)
     saved = optim.make_optimizer(model, schedule).state_dict()
-    for group in saved["param_groups"]:  # what a checkpoint written on a GPU holds
-        group.update(fused=True, foreach=None)
+    for group in saved["param_groups"]:  # what a checkpoint of an unfused run holds
+        group.update(fused=None, foreach=True)
     optimizer = optim.make_optimizer(model, schedule)
     optim.load_optimizer_state(optimizer, saved)
-    assert all(not group["fused"] for group in optimizer.param_groups)
+    assert all(group["fused"] and not group["foreach"] for group in optimizer.param_groups)
     model(torch.randn(1, 3, 32, 32)).sum().backward()
     optimizer.step()
 
