@@ -6,6 +6,11 @@ sneaker per image in every image, and positions no photographer would choose. So
 random scale and position, every option it asked for is here: horizontal flips, feathered (alpha-
 blended) edges, colour jitter of the sneaker, a share of scenes with no sneaker, several sneakers, and a
 ground-plane prior that puts shoes where feet would be.
+
+Two more options serve training on *rendered* sneakers: some sneakers wear the texture of the scene
+photo over their own shading (``restyle``), and objects that are not sneakers, pasted the same way, stand
+behind them (``distractors``). Together they leave a sneaker's shape and parts, not its rendered look or
+the paste edge, as what sets it apart.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageFilter
+
+from fcn_lib.synth.distractors import blob, shaded_object
 
 PLACEMENTS = ("uniform", "ground")
 
@@ -49,6 +56,10 @@ class PasteSettings:
     empty: float = 0.1  # share of composites with no sneaker at all
     max_sneakers: int = 1  # each composite gets 1..max_sneakers sneakers (unless empty)
     placement: str = "uniform"  # "uniform" anywhere, or "ground": lower in the frame, like feet
+    # Training only: the share of sneakers that wear a photograph's texture over their own shading, and
+    # up to how many objects that are not sneakers are pasted behind them (labelled background).
+    restyle: float = 0.0
+    distractors: int = 0
 
     def __post_init__(self):
         if self.placement not in PLACEMENTS:
@@ -141,16 +152,44 @@ def styled_sneaker(cutout: Cutout, width: int, rng: np.random.Generator, setting
     flipped = bool(rng.random() < settings.flip)
     if flipped:
         sneaker = sneaker.transpose(Image.FLIP_LEFT_RIGHT)
-    alpha = sneaker.getchannel("A")
-    rgb = np.asarray(sneaker.convert("RGB"), np.float32)
-    if settings.feather > 0:
-        # A transparent margin first: blurring a cut-out that fills its box would change nothing.
-        margin = int(np.ceil(3 * settings.feather))
+    rgb, alpha = feathered(np.asarray(sneaker.convert("RGB"), np.float32), sneaker.getchannel("A"),
+                           settings.feather)
+    return colour_jitter(rgb, settings.jitter, rng), alpha, flipped
+
+
+def feathered(rgb: np.ndarray, alpha: Image.Image, feather: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(rgb, alpha float 0..1)`` with the alpha edge blurred by ``feather`` pixels; a transparent
+    margin comes first, because blurring a cut-out that fills its box would change nothing."""
+    if feather > 0:
+        margin = int(np.ceil(3 * feather))
         padded = Image.new("L", (alpha.width + 2 * margin, alpha.height + 2 * margin), 0)
         padded.paste(alpha, (margin, margin))
-        alpha = padded.filter(ImageFilter.GaussianBlur(settings.feather))
+        alpha = padded.filter(ImageFilter.GaussianBlur(feather))
         rgb = np.pad(rgb, ((margin, margin), (margin, margin), (0, 0)), mode="edge")
-    return colour_jitter(rgb, settings.jitter, rng), np.asarray(alpha, np.float32) / 255.0, flipped
+    return rgb, np.asarray(alpha, np.float32) / 255.0
+
+
+def restyled(rgb: np.ndarray, texture: np.ndarray) -> np.ndarray:
+    """A sneaker in another texture: ``texture``'s colours under the sneaker's own light and dark
+    (its shading, seams and parts), so that it keeps its shape and loses its rendered look."""
+    light = rgb.mean(-1, keepdims=True)
+    return texture * (light / max(float(light.mean()), 1.0))
+
+
+def distractor(scene: np.ndarray, size: int, rng: np.random.Generator, settings: PasteSettings
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """``(rgb, alpha)`` of an object that is not a sneaker: a random smooth shape, cut out of the scene
+    photo or shaded like the renderer's sneakers (``fcn_lib.synth.distractors``)."""
+    width = max(8, round(size * float(np.exp(rng.uniform(np.log(0.1), np.log(0.5))))))
+    height = max(6, round(width * rng.uniform(0.3, 1.2)))
+    if rng.random() < 0.5:
+        rgb = scene_crop(scene, max(width, height), rng, settings)[:height, :width]
+        mask = blob(width, height, rng)
+    else:
+        rgb, mask = shaded_object(width, height, rng)
+    cut = Image.fromarray(mask.astype(np.uint8) * 255)
+    rgb, alpha = feathered(np.clip(rgb, 0, 255), cut, settings.feather)
+    return colour_jitter(rgb, settings.jitter, rng), alpha
 
 
 def _position(width: int, height: int, size: int, rng: np.random.Generator, placement: str
@@ -175,10 +214,17 @@ def compose(scene: np.ndarray, cutouts: list[Cutout], size: int, rng: np.random.
     placements = []
     count = 0 if rng.random() < settings.empty else int(rng.integers(1, settings.max_sneakers + 1))
     low, high = np.log(settings.scale[0]), np.log(settings.scale[1])
+    for _ in range(int(rng.integers(settings.distractors + 1)) if settings.distractors else 0):
+        rgb, alpha = distractor(scene, size, rng, settings)
+        x, y = _position(alpha.shape[1], alpha.shape[0], size, rng, "uniform")
+        paste(image, np.zeros_like(label), rgb, alpha, x, y)  # pasted, but not a sneaker
     for _ in range(count):
         cutout = cutouts[int(rng.integers(len(cutouts)))]
         width = max(4, round(size * float(np.exp(rng.uniform(low, high)))))
         rgb, alpha, flipped = styled_sneaker(cutout, width, rng, settings)
+        if settings.restyle and rng.random() < settings.restyle:  # the scene's texture, its own shading
+            texture = scene_crop(scene, max(rgb.shape[:2]), rng, settings)
+            rgb = restyled(rgb, texture[:rgb.shape[0], :rgb.shape[1]])
         x, y = _position(alpha.shape[1], alpha.shape[0], size, rng, settings.placement)
         paste(image, label, rgb, alpha, x, y)
         placements.append(Placement(x, y, alpha.shape[1], alpha.shape[0], flipped, cutout.name))

@@ -41,7 +41,10 @@ def _cpu_schedules() -> dict[str, StageSettings]:
     return {"fcn32s": StageSettings(1000, 0.001), "fcn16s": StageSettings(600, 0.0005),
             "fcn8s": StageSettings(600, 0.0005),
             # Adam at 2e-3 on scenes: 0.82 against 0.78 at 1e-3 and 0.80 at 3e-3 (book/tuning.md).
-            "scenes": StageSettings(3500, 0.002, lr_drop=2800)}
+            "scenes": StageSettings(3500, 0.002, lr_drop=2800),
+            # The control from the backbone runs the scenes schedule's first 1,500 steps (before its drop),
+            # and is compared with the fine-tuned network at the same step.
+            "control": StageSettings(1500, 0.002)}
 
 
 @dataclass(frozen=True)
@@ -76,9 +79,14 @@ class Profile:
     weight_decay: float = 0.0
     lr_drop_factor: float = 0.1
     lr_decay: str = "step"  # "step": times lr_drop_factor from a stage's lr_drop; "cosine": down to that
-    # Per stage: fcn32s, fcn16s, fcn8s on white; scenes for FCN-8s on composites and for its control.
+    # Per stage: fcn32s, fcn16s, fcn8s on white; scenes for FCN-8s on composites; control for its control.
     schedules: dict[str, StageSettings] = field(default_factory=_cpu_schedules)
-    # Sneakers on scenes.
+    # Sneakers on scenes; white_share of every scene-stage batch stays catalogue photos on white. In
+    # training composites a share of the sneakers wear a photograph's texture (restyle), and up to
+    # `distractors` objects that are not sneakers are pasted too (fcn_lib.compose).
+    white_share: float = 0.5
+    restyle: float = 0.3
+    distractors: int = 2
     placement: str = "uniform"
     max_sneakers: int = 2
     procedural_scenes: int = 300
@@ -87,7 +95,9 @@ class Profile:
     device: str = "auto"
     # Speed (fcn_lib.acceleration): "bf16" autocast, plain "fp32", or "auto" (bf16 where the hardware
     # has it); NHWC tensors; torch.compile, in one of its modes ("reduce-overhead": CUDA graphs).
-    amp: str = "auto"
+    # The cpu profile computes in float32 everywhere, so that a laptop without bfloat16 hardware and
+    # the published build agree.
+    amp: str = "fp32"
     channels_last: bool = True
     compile: bool = False
     compile_mode: str = "default"

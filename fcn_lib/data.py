@@ -217,6 +217,21 @@ class CompositeDataset(Dataset):
         return to_tensors(image, label)
 
 
+class MixedTraining(Dataset):
+    """Training keys ``(step, slot)`` drawn from two datasets: the first ``slots_from_first`` slots of
+    every step from ``first``, the rest from ``second``. The scene stage keeps a few catalogue photos on
+    white in every batch this way, so that fine-tuning on scenes does not unlearn them."""
+
+    def __init__(self, first: Dataset, second: Dataset, slots_from_first: int):
+        self.first, self.second, self.slots_from_first = first, second, slots_from_first
+
+    def __len__(self) -> int:
+        return len(self.second)
+
+    def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        return (self.first if key[1] < self.slots_from_first else self.second)[key]
+
+
 class StepBatches(Sampler):
     """Yields the keys of training steps ``start .. stop-1``: ``[(step, 0), ..., (step, batch-1)]``, or
     only the ``slots`` given (one process's share of each step's batch under ``torchrun``)."""

@@ -153,3 +153,17 @@ def report(checkpoints: list[str | os.PathLike], part: str = "tune", device: str
     return {"part": part, "folders": {k: str(v) for k, v in vars(folders).items()},
             "sets": {name: {"what": SETS[name], "images": sizes.get(name, 0)} for name in SETS},
             "checkpoints": table}
+
+
+HEADERS = {"real_white": "real shots on white", "rendered_on_real": "rendered on real scenes",
+           "real_on_real": "real on real scenes", "small_low": "small and low (street stand-in)"}
+
+
+def table(report_: dict, names: dict[str, str]) -> str:
+    """A report as a Markdown table: one row per checkpoint (named by ``names``, path to label), one
+    column per set, pooled sneaker IoU."""
+    columns = [f"{HEADERS[name]} ({report_['sets'][name]['images']})" for name in SETS]
+    rows = [[names.get(path, path), *(f"{scores[name]['sneaker_iou']:.3f}" for name in SETS)]
+            for path, scores in report_["checkpoints"].items()]
+    return "\n".join(["| network | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(SETS),
+                      *("| " + " | ".join(row) + " |" for row in rows)])

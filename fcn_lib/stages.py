@@ -38,7 +38,7 @@ STAGES = {
     "fcn8s_white": Stage("fcn8s_white", "fcn8s", "fcn8s", "fcn16s_white"),
     "fcn8s_background": Stage("fcn8s_background", "fcn8s", "scenes", "fcn8s_white", "scenes"),
     # The control: the same network and budget on scenes, from the backbone instead of the white stages.
-    "fcn8s_background_scratch": Stage("fcn8s_background_scratch", "fcn8s", "scenes", None, "scenes"),
+    "fcn8s_background_scratch": Stage("fcn8s_background_scratch", "fcn8s", "control", None, "scenes"),
 }
 
 
@@ -80,7 +80,8 @@ def _composites(profile: Profile, catalog, items, split: str, length: int, seed:
         clutter = procedural_scenes(profile.procedural_scenes, 2 * profile.image_size, profile.seed)
         # Real photos keep half the draws however few they are (the list holds references).
         scenes = scenes * max(1, len(clutter) // len(scenes)) + clutter
-    settings = PasteSettings(placement=profile.placement, max_sneakers=profile.max_sneakers)
+    training = {"restyle": profile.restyle, "distractors": profile.distractors} if split == "train" else {}
+    settings = PasteSettings(placement=profile.placement, max_sneakers=profile.max_sneakers, **training)
     return data.CompositeDataset(data.catalog_cutouts(catalog, items), scenes, length, profile.image_size,
                                  seed, settings)
 
@@ -95,8 +96,15 @@ def scene_datasets(profile: Profile) -> tuple[data.CompositeDataset, data.Compos
 
 
 def stage_datasets(profile: Profile, stage: Stage):
-    """``(training, validation)`` datasets of the stage's kind of data."""
-    return white_datasets(profile) if stage.data == "white" else scene_datasets(profile)
+    """``(training, validation)`` datasets of the stage's kind of data. On scenes, the first
+    ``white_share`` of every batch's slots are catalogue photos on white."""
+    if stage.data == "white":
+        return white_datasets(profile)
+    training, validation = scene_datasets(profile)
+    slots = round(profile.white_share * profile.batch_size)
+    if slots:
+        training = data.MixedTraining(white_datasets(profile)[0], training, slots)
+    return training, validation
 
 
 def validation_examples(profile: Profile, count: int = 6) -> tuple[torch.Tensor, torch.Tensor]:

@@ -66,11 +66,15 @@ artifacts = paths.artifacts_dir(config.profile)
 # ## The catalogue
 #
 # The original work used 4,500 product photos of sneakers on white. Those photos belong to their
-# retailers, so the book ships a stand-in: `fcn_lib.synth` draws side-view sneakers (low, mid and high
-# tops, soles with tread, laces, logo stripes, fabric textures, colourways from black to white) with
-# soft shadows, off-white paper and JPEG artefacts. Because the renderer knows which pixels it painted,
-# every photo comes with an **exact** mask, and that lets us *measure* any masking rule. The catalogue is
-# rendered once and cached under `data/cache`.
+# retailers, so the book ships a stand-in: `fcn_lib.synth` renders catalogue photographs. Each sneaker
+# is built from the parts a real one has (a thick midsole, an outsole with lugs, a toe box, a heel
+# counter, a padded collar, the tongue, an eyestay with eyelets and laces, overlays with stitching, a
+# logo), made of leather, mesh, knit, suede or canvas, or carrying the texture of a real photograph,
+# and lit from above so that it has a rounded, shaded form. Most are side views; some are turned three
+# quarters, seen slightly from above, or a pair. The paper is white, off-white or light grey, with a
+# contact shadow and sometimes the reflection of a glossy floor. Because the renderer knows which
+# pixels it painted, every photo comes with an **exact** mask, and that lets us *measure* any masking
+# rule. The catalogue is rendered once and cached under `data/cache`.
 
 # %%
 catalog = load_catalog(
@@ -82,7 +86,7 @@ print(
     f"{white.mean():.0%} have white uppers"
 )
 
-# %% mystnb={"figure": {"caption": "Twelve catalogue photos with their exact masks below them.", "name": "fig-catalogue"}}
+# %% mystnb={"figure": {"caption": "Six catalogue photos, three of them white uppers, with their exact masks below them.", "name": "fig-catalogue"}}
 shown = [*np.flatnonzero(~white)[:3], *np.flatnonzero(white)[:3]]
 viz.grid([images[i] for i in shown] + [truths[i] for i in shown], columns=len(shown))
 plt.show()
@@ -124,9 +128,9 @@ print(
 # ## Where it fails
 #
 # The error maps below show the seed rule's mistakes on the photos it gets most wrong: **red** pixels
-# are background it calls sneaker, **blue** pixels are sneaker it misses. Shadows under the sole turn
-# red: a shadow is darker than the tolerance allows. White uppers turn blue: a white shoe *is* within the
-# tolerance of white. Slightly grey paper turns the whole frame red.
+# are background it calls sneaker, **blue** pixels are sneaker it misses. Paper greyer than the
+# tolerance allows turns the whole frame red, and so does a shadow under the sole, which is darker than
+# the paper. White uppers turn blue: a white shoe *is* within the tolerance of white.
 
 # %% mystnb={"figure": {"caption": "The seed rule's worst cases. Top: photos; bottom: errors (red = extra, blue = missed).", "name": "fig-seed-failures"}}
 worst = np.argsort(seed_iou)[:6]
@@ -214,6 +218,19 @@ axis.legend()
 plt.show()
 
 # %% [markdown]
+# One kind of photo defeats both rules. A shoe on a glossy floor stands on its own reflection, which
+# has the shoe's colours: it is neither paper nor a soft, colourless shadow, so the robust rule keeps
+# it as sneaker, and no rule that looks only at colours can do better.
+
+# %%
+glossy = np.array([item.get("reflection", 0) > 0 for item in catalog.info["items"]])
+if glossy.any():
+    print(
+        f"{glossy.sum()} photos on a glossy floor: robust IoU {robust_iou[glossy].mean():.3f}, "
+        f"against {robust_iou[~glossy].mean():.3f} for the other {(~glossy).sum()}"
+    )
+
+# %% [markdown]
 # White shoes are where the two rules differ most. Below, the white uppers of the catalogue: the seed
 # rule (middle row) loses the parts of the upper that are within its tolerance of white, and takes
 # the shadow; the robust rule (bottom row) keeps the enclosed white and leaves the shadow out.
@@ -280,8 +297,8 @@ print(
 )
 
 # %% mystnb={"figure": {"caption": "Robust masks on real product photos (background tinted).", "name": "fig-real-masks"}}
+outcomes = list(masks.mask_files(real_files, config.mask_method))
 if real_files:
-    outcomes = list(masks.mask_files(real_files, config.mask_method))
     for outcome in outcomes:
         if outcome.error:
             print("skipped:", outcome.error)
@@ -290,6 +307,26 @@ if real_files:
         columns=6,
     )
     plt.show()
+
+# %% [markdown]
+# ## Rendered and real, side by side
+#
+# A network trained on rendered sneakers is only useful if it also knows real ones (the test of
+# {doc}`06_backgrounds` and {doc}`07_results`). The top row shows rendered photos chosen to cover the
+# kinds of view; the bottom row, when real photos are at hand, real catalogue shots.
+
+# %% mystnb={"figure": {"caption": "Rendered catalogue photos (top) and, where real photos are available, real ones (bottom).", "name": "fig-rendered-and-real"}}
+views = [item["view"] for item in catalog.info["items"]]
+pairs = [item["pair"] for item in catalog.info["items"]]
+chosen = [
+    views.index(view) for view in ("side", "three_quarter", "above") if view in views
+]
+chosen += [pairs.index(True)] if True in pairs else []
+chosen += [i for i in range(len(catalog)) if i not in chosen][: 6 - len(chosen)]
+tiles = [images[i] for i in chosen]
+tiles += [o.photo.rgb for o in outcomes if o.error is None][:6] if real_files else []
+viz.grid(tiles, columns=len(chosen))
+plt.show()
 
 # %% [markdown]
 # ## From the command line
@@ -311,7 +348,10 @@ if real_files:
 #   shoes lose their uppers and shadows join the shoe.
 # - Fitting the backdrop from the border, flooding from the border and deciding the outline to the
 #   sub-pixel make the masks nearly exact on the catalogue, white shoes included.
-# - Every later notebook trains on these masks; errors here would be learned as truth.
+# - A network learns whatever its masks say, errors included. The embedded catalogue trains on its
+#   exact masks; the robust rule's masks are what it learns from when the profile's `sneakers` setting
+#   points at a folder of real product photos (and what the real photos of later chapters are scored
+#   against).
 #
 # ## Exercises
 #

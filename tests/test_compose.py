@@ -120,3 +120,35 @@ def test_hue_rotation_keeps_greys_and_turns_primaries_into_each_other():
     primaries = np.eye(3, dtype=np.float32) * 200  # red, green, blue
     assert np.allclose(compose.rotate_hue(primaries, 120.0), np.roll(primaries, 1, axis=1), atol=1e-3)
     assert np.allclose(compose.rotate_hue(primaries, 360.0), primaries, atol=1e-3)
+
+
+def test_distractors_are_pasted_but_never_labelled():
+    """On a flat scene with no sneaker, everything pasted is a distractor: the image changes, the label
+    stays empty."""
+    settings = compose.PasteSettings(empty=1.0, distractors=3, scene_jitter=0.0, flip=0.0)
+    flat = np.full((100, 100, 3), 128, np.uint8)
+    changed = 0
+    for seed in range(20):
+        image, label, placements = compose.compose(flat, [_cutout()], 64, np.random.default_rng(seed),
+                                                   settings)
+        assert not label.any() and placements == []
+        changed += bool(np.abs(image.astype(int) - 128).max() > 10)
+    assert changed >= 5  # many draws paste an object that shows (those cut from a flat scene do not)
+    plain = compose.compose(flat, [_cutout()], 64, np.random.default_rng(0),
+                            compose.PasteSettings(empty=1.0, scene_jitter=0.0))
+    assert np.abs(plain[0].astype(int) - 128).max() <= 2
+
+
+def test_a_restyled_sneaker_keeps_its_shading_and_label_and_takes_the_textures_colours():
+    rgb = np.zeros((10, 20, 3), np.float32)
+    rgb[:, :10], rgb[:, 10:] = 50.0, 150.0  # a dark half and a light half
+    texture = np.zeros((10, 20, 3), np.float32)
+    texture[..., 2] = 200.0  # blue
+    out = compose.restyled(rgb, texture)
+    assert (out[..., :2] == 0).all() and out[0, 15, 2] > out[0, 5, 2] > 0  # blue, light where it was light
+    settings = compose.PasteSettings(empty=0.0, jitter=0.0, feather=0.0, restyle=1.0, scene_jitter=0.0)
+    green = np.zeros((100, 100, 3), np.uint8)
+    green[..., 1] = 200
+    image, label, _ = compose.compose(green, [_cutout(colour=(200, 0, 0))], 64, np.random.default_rng(3),
+                                      settings)
+    assert label.any() and image[label, 0].max() < 10 and image[label, 1].mean() > 100  # green, not red
