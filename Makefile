@@ -21,7 +21,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.py))
 EXEC_DIR := artifacts/$(PROFILE)/executed
 EXECUTED := $(patsubst notebooks/%.py,$(EXEC_DIR)/%.ipynb,$(NOTEBOOKS))
-LIBRARY := $(wildcard fcn_lib/*.py) notebooks/profiles/$(PROFILE).yaml
+LIBRARY := $(wildcard fcn_lib/*.py fcn_lib/*/*.py) notebooks/profiles/$(PROFILE).yaml
 # The cpu book lands in _build/html; other profiles in build/<profile>/_build/html.
 BOOK_OUT := $(if $(filter cpu,$(PROFILE)),.,build/$(PROFILE))
 NOTEBOOK_TIMEOUT ?= 3600

@@ -9,19 +9,25 @@ from pathlib import Path
 
 
 def _execute(args) -> int:
-    from fcn_lib.execute import NotebookFailed, notebook_sources, run_notebook
+    import time
+
+    from fcn_lib.execute import NotebookFailed, notebook_sources, record_time, run_notebook
     from fcn_lib.paths import executed_dir
 
     sources = args.notebooks or notebook_sources()
     out = args.out or executed_dir(Path(args.profile).stem)
     for source in sources:
+        started = time.perf_counter()
         try:
             target = run_notebook(source, args.profile, out, prepare_only=args.prepare_only,
                                   timeout_s=args.timeout)
         except NotebookFailed as failure:
             print(f"error: {failure}", file=sys.stderr)
             return 1
-        print(f"{'prepared' if args.prepare_only else 'executed'} {source} -> {target}", file=sys.stderr)
+        if args.prepare_only:
+            print(f"prepared {source} -> {target}", file=sys.stderr)
+        else:  # one line per notebook: its time and, from the last run, the time still to come
+            print(record_time(out, source, time.perf_counter() - started), file=sys.stderr)
     return 0
 
 

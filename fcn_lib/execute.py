@@ -10,10 +10,12 @@ finished run.
 from __future__ import annotations
 
 import ast
+import json
 import os
 from pathlib import Path
 
 from fcn_lib import paths
+from fcn_lib.atomic import atomic_write_bytes
 from fcn_lib.config import load_profile
 
 KERNEL = "python3"
@@ -86,7 +88,7 @@ def run_notebook(source: str | os.PathLike, profile: str, out_dir: str | os.Path
     try:
         papermill.execute_notebook(
             notebook, str(partial), parameters=profile_parameters(notebook, profile), kernel_name=KERNEL,
-            prepare_only=prepare_only, cwd=str(paths.notebooks_dir()), log_output=not prepare_only,
+            prepare_only=prepare_only, cwd=str(paths.notebooks_dir()), log_output=False,
             progress_bar=False, execution_timeout=timeout_s, report_mode=False,
         )
     except PapermillExecutionError as error:
@@ -101,6 +103,20 @@ def run_notebook(source: str | os.PathLike, profile: str, out_dir: str | os.Path
         raise NotebookFailed(f"{source.name} stopped: {type(error).__name__}: {error}") from error
     partial.replace(target)
     return target
+
+
+def record_time(out_dir: str | os.PathLike, source: str | os.PathLike, seconds: float) -> str:
+    """Keep how long ``source`` took in ``out_dir/timings.json`` and say, in one line, how long it took
+    and how long the notebooks after it took the last time they ran there (the remaining estimate)."""
+    path, name = Path(out_dir) / "timings.json", Path(source).stem
+    timings = json.loads(path.read_text()) if path.is_file() else {}
+    timings[name] = round(seconds, 1)
+    atomic_write_bytes(path, json.dumps(timings, indent=1).encode())
+    later = [s.stem for s in notebook_sources() if s.stem > name]
+    known = [timings[n] for n in later if n in timings]
+    left = (f"; about {sum(known) / 60:.1f} min left, by the last run of the {len(known)} after it"
+            if known else "")
+    return f"{name}: {seconds:.0f} s{left}" if later else f"{name}: {seconds:.0f} s; the last notebook"
 
 
 def _keep_partial(partial: Path, failed: Path) -> None:

@@ -74,3 +74,16 @@ def test_parameters_cell_must_be_plain_literals(tmp_path):
     source.write_text("# %% tags=[\"parameters\"]\nimport os\n")
     with pytest.raises(ValueError, match="name = literal"):
         execute.declared_parameters(execute.read_notebook(source))
+
+
+def test_each_notebook_reports_its_time_and_the_time_still_to_come(tmp_path):
+    first, *_, last = SOURCES
+    fresh = execute.record_time(tmp_path, first, 12.0)
+    assert fresh == f"{first.stem}: 12 s"  # nothing known yet about the notebooks after it
+    for source, seconds in zip(SOURCES[1:], range(60, 60 * len(SOURCES), 60), strict=False):
+        execute.record_time(tmp_path, source, seconds)
+    known = sum(range(60, 60 * len(SOURCES), 60)) / 60
+    after = len(SOURCES) - 1
+    expected = f"{first.stem}: 10 s; about {known:.1f} min left, by the last run of the {after} after it"
+    assert execute.record_time(tmp_path, first, 10.0) == expected
+    assert execute.record_time(tmp_path, last, 5.0).endswith("the last notebook")
