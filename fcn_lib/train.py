@@ -12,6 +12,7 @@ same weights as a run that was never interrupted.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fcn_lib import acceleration, checkpoints, data, distributed, inference, models
+from fcn_lib import acceleration, checkpoints, data, distributed, inference, locks, models
 from fcn_lib.background_save import BackgroundWriter, host_copy
 from fcn_lib.config import Profile, code_version, seed_everything
 from fcn_lib.optim import (
@@ -215,8 +216,16 @@ def train_stage(profile: Profile, stage_name: str, init: str | os.PathLike | Non
                 resume: bool = False, progress: bool = True) -> Path:
     """Train one stage to ``artifacts/<profile>/<stage>.pt`` (history beside it) and return the path.
 
-    Under ``torchrun`` each process trains on its share of every batch; only the first writes.
+    Under ``torchrun`` each process trains on its share of every batch; only the first writes, and
+    it holds the stage's lock (``fcn_lib.locks``) so that a second run of the same stage is refused.
     """
+    target = checkpoints.checkpoint_path(profile, stage_name)
+    with locks.exclusive(target) if distributed.rank() == 0 else contextlib.nullcontext():
+        return _train_locked(profile, stage_name, init, resume, progress)
+
+
+def _train_locked(profile: Profile, stage_name: str, init: str | os.PathLike | None, resume: bool,
+                  progress: bool) -> Path:
     from tqdm import tqdm
 
     run = prepare(profile, stage_name, init, resume)
