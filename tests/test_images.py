@@ -1,5 +1,8 @@
 """Every kind of file a catalogue folder can hold, read or refused with the file named."""
 
+import struct
+import zlib
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -88,16 +91,64 @@ def test_truncated_file_is_refused_by_name(tmp_path):
         load_photo(tmp_path / "cut.jpg")
 
 
-def test_tiny_and_huge_images_are_refused_before_decoding(tmp_path):
+def _png_header(width: int, height: int) -> bytes:
+    """A 1-bit PNG that claims width x height and holds one compressed row: what a bomb looks like."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(b"\x00" * (width // 8 + 1))) + chunk(b"IEND", b""))
+
+
+def test_tiny_images_and_bombs_are_refused_by_name_before_decoding(tmp_path):
     Image.new("RGB", (8, 8)).save(tmp_path / "tiny.png")
     with pytest.raises(BadImage, match=r"tiny\.png: 8x8 is too small"):
         load_photo(tmp_path / "tiny.png")
-    Image.new("1", (8000, 7000)).save(tmp_path / "big.png")  # 56 MP, a few kB on disk
-    with pytest.raises(BadImage, match=r"big\.png: 8000x7000 is too large"):
+    Image.new("1", (8000, 7000)).save(tmp_path / "big.png")  # 56 MP in a few kB
+    with pytest.raises(BadImage, match=r"big\.png: 8000x7000 is 56,000,000 pixels in [\d,]+ bytes.*bomb"):
         load_photo(tmp_path / "big.png")
-    Image.new("1", (12000, 9000)).save(tmp_path / "bomb.png")  # past Pillow's own bomb limit
-    with pytest.raises(BadImage, match=r"bomb\.png: .*too large"):
-        load_photo(tmp_path / "bomb.png")
+    (tmp_path / "huge.png").write_bytes(_png_header(30000, 30000))  # 900 MP, past Pillow's own limit
+    with pytest.raises(BadImage, match=r"huge\.png: 30000x30000 is 900,000,000 pixels.*bomb"):
+        load_photo(tmp_path / "huge.png")
+
+
+def test_a_108_megapixel_phone_photo_is_decoded_at_half_size(tmp_path):
+    ramp = np.linspace(0, 255, 12000, dtype=np.float32).astype(np.uint8)
+    pixels = np.broadcast_to(ramp[None, :, None], (9000, 12000, 3))
+    Image.fromarray(np.ascontiguousarray(pixels)).save(tmp_path / "phone.jpg", quality=85)
+    photo = load_photo(tmp_path / "phone.jpg")
+    assert photo.reduction == 2 and photo.rgb.shape == (4500, 6000, 3)
+    assert abs(int(photo.rgb[0, 3000, 0]) - int(ramp[6000])) <= 3  # the same picture, smaller
+
+
+@pytest.mark.parametrize("mode, suffix", [("RGB", ".jpg"), ("RGB", ".png"), ("P", ".png"), ("1", ".png"),
+                                          ("I;16", ".png")])
+def test_photos_above_the_limit_shrink_by_the_smallest_factor_that_fits(tmp_path, mode, suffix):
+    noise = np.random.default_rng(0).integers(0, 255, (120, 200, 3), dtype=np.uint8)
+    image = Image.fromarray(noise)
+    image = {"P": image.quantize(16), "1": image.convert("1"), "I;16": image.convert("I;16")}.get(mode, image)
+    image.save(tmp_path / f"photo{suffix}")
+    assert load_photo(tmp_path / f"photo{suffix}", max_pixels=24_000).rgb.shape == (120, 200, 3)
+    for limit, factor in [(23_999, 2), (6_000, 2), (5_999, 4), (1_000, 8)]:
+        photo = load_photo(tmp_path / f"photo{suffix}", max_pixels=limit)
+        assert photo.reduction == factor and photo.rgb.shape == (-(-120 // factor), -(-200 // factor), 3)
+    with pytest.raises(BadImage, match=r"photo\..*: 200x120 is too large"):
+        load_photo(tmp_path / f"photo{suffix}", max_pixels=300)
+
+
+def test_a_reduced_photo_is_still_turned_upright(tmp_path):
+    image = Image.fromarray(np.random.default_rng(0).integers(0, 255, (120, 200, 3), dtype=np.uint8))
+    exif = image.getexif()
+    exif[0x0112] = 6  # stored sideways: shown rotated by 90 degrees
+    image.save(tmp_path / "sideways.jpg", exif=exif)
+    assert load_photo(tmp_path / "sideways.jpg", max_pixels=6_000).rgb.shape == (100, 60, 3)
+
+
+def test_a_broken_link_is_listed_and_refused_by_name(tmp_path):
+    (tmp_path / "gone.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    assert [p.name for p in list_images(tmp_path)] == ["gone.jpg"]
+    with pytest.raises(BadImage, match=r"gone\.jpg: broken link \(it points to .*nowhere\.jpg"):
+        load_photo(tmp_path / "gone.jpg")
 
 
 def test_missing_file_and_folder(tmp_path):
