@@ -42,25 +42,39 @@ def _catalog(args) -> int:
 def _masks(args) -> int:
     from tqdm import tqdm
 
+    from fcn_lib.atomic import atomic_write_bytes
     from fcn_lib.images import list_images
     from fcn_lib.masks import mask_files, write_mask
+    from fcn_lib.results import WriteFailed, write_result
 
     source, out = Path(args.source), Path(args.out)
     files = [source] if source.is_file() else list_images(source)
+    if not files:
+        print(f"error: {source}: no images to mask", file=sys.stderr)
+        return 2
     written, failed = {}, []
     for outcome in tqdm(mask_files(files, args.method), total=len(files), desc="masks", unit="img"):
         error, stem = outcome.error, outcome.path.stem
-        if error is None and stem in written:
-            error = f"{outcome.path}: same name as {written[stem]}; its mask would overwrite that one"
+        if error is None and stem.casefold() in written:
+            error = (f"{outcome.path}: same name as {written[stem.casefold()]}; its mask would overwrite "
+                     "that one (masks are named like their photos, to be found by them)")
         if error:
             failed.append({"file": str(outcome.path), "reason": error})
-            print(f"skipped: {error}", file=sys.stderr)
+            tqdm.write(f"skipped: {error}", file=sys.stderr)
             continue
-        write_mask(out / f"{stem}.png", outcome.mask)
-        written[stem] = str(outcome.path)
+        try:
+            write_result(write_mask, out / f"{stem}.png", outcome.mask)
+        except WriteFailed as error:
+            print(f"error: {error}; the {len(written)} masks written before it are complete in {out}",
+                  file=sys.stderr)
+            return 1
+        written[stem.casefold()] = str(outcome.path)
     summary = {"method": args.method, "source": str(source), "written": len(written), "failed": failed}
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    try:
+        write_result(atomic_write_bytes, out / "summary.json", json.dumps(summary, indent=1).encode())
+    except WriteFailed as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     print(f"{len(written)} masks written to {out}; {len(failed)} files skipped (listed in "
           f"{out / 'summary.json'})", file=sys.stderr)
     return 1 if failed else 0
@@ -70,13 +84,18 @@ def _train(args) -> int:
     from fcn_lib import distributed
     from fcn_lib.checkpoints import CheckpointMismatch, load_checkpoint
     from fcn_lib.config import load_profile
+    from fcn_lib.locks import RunInProgress
     from fcn_lib.train import TrainingDiverged, train_stage
 
     try:
         path = train_stage(load_profile(args.profile), args.stage, init=args.init, resume=args.resume)
-    except (FileNotFoundError, CheckpointMismatch) as error:
+    except (FileNotFoundError, CheckpointMismatch, RunInProgress) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # e.g. the disk filled while a checkpoint was written
+        print(f"error: {error}; the last checkpoint written before it is intact, and --resume continues "
+              "from it", file=sys.stderr)
+        return 1
     except TrainingDiverged as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -91,16 +110,6 @@ def _train(args) -> int:
     return 0
 
 
-def _expand(inputs: list[str]) -> list[Path]:
-    """Files as given, folders as their images (sorted)."""
-    from fcn_lib.images import list_images
-
-    files = []
-    for item in map(Path, inputs):
-        files.extend(list_images(item) if item.is_dir() else [item])
-    return files
-
-
 def _segment(args) -> int:
     import numpy as np
     from tqdm import tqdm
@@ -108,9 +117,14 @@ def _segment(args) -> int:
     from fcn_lib.images import BadImage, load_photo, write_png
     from fcn_lib.inference import Segmenter
     from fcn_lib.masks import write_mask
+    from fcn_lib.results import WriteFailed, distinct_stems, input_files, write_result
 
+    files, out = input_files(args.images), Path(args.out)
+    if not files:
+        print(f"error: no images in {' '.join(args.images)}", file=sys.stderr)
+        return 2
     segmenter = Segmenter.from_checkpoint(args.checkpoint, args.device, args.mirror)
-    files, failed, out = _expand(args.images), [], Path(args.out)
+    stems, failed, written = distinct_stems(files, (".png", ".cutout.png")), [], 0
     with tqdm(total=len(files), desc="segmenting", unit="img") as bar:
         for start in range(0, len(files), args.batch):
             photos = []
@@ -119,13 +133,27 @@ def _segment(args) -> int:
                     photos.append(load_photo(path))
                 except BadImage as error:
                     failed.append(str(error))
-                    print(f"skipped: {error}", file=sys.stderr)
-            for photo, mask in zip(photos, segmenter.masks([p.rgb for p in photos]), strict=True):
-                write_mask(out / f"{photo.path.stem}.png", mask)
-                write_png(out / f"{photo.path.stem}.cutout.png",
-                          np.dstack([photo.rgb, mask.astype(np.uint8) * 255]))
+                    tqdm.write(f"skipped: {error}", file=sys.stderr)
+                    continue
+                if stems[path] != path.stem:
+                    tqdm.write(f"note: {path}: another input is also named {path.stem}; its results are "
+                               f"{out / stems[path]}.png and .cutout.png", file=sys.stderr)
+                if photos[-1].reduction > 1:
+                    height, width = photos[-1].rgb.shape[:2]
+                    tqdm.write(f"note: {path}: decoded at 1/{photos[-1].reduction} size a side; its mask "
+                               f"and cut-out are {width}x{height}", file=sys.stderr)
+            try:
+                for photo, mask in zip(photos, segmenter.masks([p.rgb for p in photos]), strict=True):
+                    write_result(write_mask, out / f"{stems[photo.path]}.png", mask)
+                    write_result(write_png, out / f"{stems[photo.path]}.cutout.png",
+                           np.dstack([photo.rgb, mask.astype(np.uint8) * 255]))
+                    written += 1
+            except WriteFailed as error:
+                print(f"error: {error}; the {written} images segmented before it are complete in {out}",
+                      file=sys.stderr)
+                return 1
             bar.update(len(files[start:start + args.batch]))
-    print(f"{len(files) - len(failed)} images segmented into {out}; {len(failed)} skipped", file=sys.stderr)
+    print(f"{written} images segmented into {out}; {len(failed)} skipped", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -134,20 +162,28 @@ def _evaluate(args) -> int:
 
     from fcn_lib.images import BadImage, list_images, load_photo
     from fcn_lib.inference import Segmenter
+    from fcn_lib.masks import read_mask
     from fcn_lib.metrics import SplitScores
 
+    images, masks = list_images(args.images), Path(args.masks)
+    if not images:
+        print(f"error: {args.images}: no images to evaluate on", file=sys.stderr)
+        return 2
+    if not masks.is_dir():
+        raise FileNotFoundError(f"{masks}: no such folder")
     segmenter = Segmenter.from_checkpoint(args.checkpoint, args.device, args.mirror)
     scores, failed = SplitScores(tolerance=args.tolerance), []
-    for path in tqdm(list_images(args.images), desc="evaluating", unit="img"):
-        mask_path = Path(args.masks) / f"{path.stem}.png"
+    for path in tqdm(images, desc="evaluating", unit="img"):
+        mask_path = masks / f"{path.stem}.png"
         try:
-            photo, truth = load_photo(path), load_photo(mask_path).rgb[..., 0] >= 128
-            if truth.shape != photo.rgb.shape[:2]:
-                raise BadImage(f"{mask_path}: mask is {truth.shape[::-1]}, photo is {photo.rgb.shape[1::-1]}")
+            if not mask_path.exists():
+                raise BadImage(f"{path}: no reference mask (looked for {mask_path})")
+            photo = load_photo(path)
+            truth = read_mask(mask_path, photo.rgb.shape[:2])
             scores.add(segmenter.masks([photo.rgb])[0], truth)
         except BadImage as error:
             failed.append(str(error))
-            print(f"skipped: {error}", file=sys.stderr)
+            tqdm.write(f"skipped: {error}", file=sys.stderr)
     print(json.dumps({**scores.result(), "checkpoint": str(args.checkpoint), "failed": failed}))
     return 1 if failed or scores.images == 0 else 0
 

@@ -207,3 +207,23 @@ def mask_files(files: Iterable[str | os.PathLike], method: str = "robust") -> It
 def write_mask(path: str | os.PathLike, mask: np.ndarray) -> Path:
     """Save a mask as a 0/255 PNG, atomically (a crash never leaves a truncated mask)."""
     return write_png(path, np.asarray(mask, bool).astype(np.uint8) * 255)
+
+
+def read_mask(path: str | os.PathLike, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """A reference mask from disk as a boolean HxW array, however it was saved.
+
+    Masks come as 0/255 greyscale (what :func:`write_mask` writes), as 0/1 (label images, which look
+    black), as RGB (white or any colour on black), or as a transparent cut-out whose alpha is the
+    mask. Raises :class:`BadImage` naming the file when it is unreadable or, with ``shape``, when
+    its size is not the photo's.
+    """
+    photo = load_photo(path)
+    if photo.alpha is not None and int(photo.alpha.min()) < int(photo.alpha.max()):
+        values = photo.alpha
+    else:
+        values = photo.rgb.max(axis=2)
+    mask = values > 0 if int(values.max(initial=0)) <= 1 else values >= 128
+    if shape is not None and mask.shape != tuple(shape):
+        raise BadImage(f"{photo.path}: mask is {mask.shape[1]}x{mask.shape[0]}, "
+                       f"its photo is {shape[1]}x{shape[0]}")
+    return mask

@@ -4,9 +4,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
-from fcn_lib import paths, synth
+from fcn_lib import checkpoints, models, paths, synth
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +35,21 @@ def photo_folder(tmp_path, rendered) -> Path:
     for i, image in enumerate(images[:6]):
         Image.fromarray(image).save(folder / f"shoe{i}.png")
     return folder
+
+
+@pytest.fixture(scope="session")
+def checkpoint(tmp_path_factory):
+    """A small FCN-8s with non-zero scores, saved as a checkpoint of a 32-pixel profile."""
+    torch.manual_seed(0)
+    model = models.FCN8s(width=1 / 32, dropout=0.0)
+    for name, parameter in model.named_parameters():
+        if name.startswith("score"):
+            parameter.data.normal_(0, 0.5)
+    path = tmp_path_factory.mktemp("ckpt") / "fcn8s_white.pt"
+    checkpoints.save_checkpoint(path, {"format": checkpoints.CHECKPOINT_FORMAT, "stage": "fcn8s_white",
+                                 "model": model.describe(), "state_dict": model.state_dict(),
+                                 "profile": {"image_size": 32}})
+    return path
 
 
 SHARED = paths.shared_data_dir()

@@ -1,10 +1,13 @@
+import errno
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
 
-from fcn_lib import paths
+from fcn_lib import checkpoints, paths
 from fcn_lib.cli import main
+from tests.test_locks import _holder
 
 
 def test_masks_command_writes_good_masks_and_lists_bad_files(tmp_path, photo_folder):
@@ -53,3 +56,50 @@ def test_a_missing_folder_or_profile_is_a_message_and_exit_code_2(tmp_path, caps
     assert "nowhere: no such folder" in capsys.readouterr().err
     assert main(["train", "--profile", "no-such-profile", "--stage", "fcn32s_white"]) == 2
     assert "available:" in capsys.readouterr().err
+
+
+@pytest.fixture
+def tiny_profile(tmp_path, monkeypatch, cache):
+    """The smoke profile on 8 catalogue photos, checkpointing at steps 2 and 4, into tmp_path/smoke."""
+    monkeypatch.setattr(paths, "artifacts_dir", lambda profile: tmp_path / profile)
+    profile = tmp_path / "tiny.yaml"
+    profile.write_text((paths.profiles_dir() / "smoke.yaml").read_text().replace("catalog_count: 24",
+                                                                                  "catalog_count: 8"))
+    return profile
+
+
+def test_a_second_train_of_the_same_stage_is_refused_naming_the_first(tiny_profile, tmp_path, capsys):
+    holder = _holder(tmp_path / "smoke" / "fcn32s_white.pt")
+    try:
+        assert main(["train", "--profile", str(tiny_profile), "--stage", "fcn32s_white"]) == 2
+        assert f"another run (pid {holder.pid}) is training it" in capsys.readouterr().err
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not (tmp_path / "smoke" / "fcn32s_white.pt").exists()
+    assert main(["train", "--profile", str(tiny_profile), "--stage", "fcn32s_white"]) == 0
+
+
+def test_a_disk_that_fills_during_a_checkpoint_keeps_the_previous_one(tiny_profile, tmp_path, monkeypatch,
+                                                                      capsys):
+    saved = []
+
+    def fill_the_disk_at_the_second(record, file, *args, **kwargs):
+        if saved:
+            file.write(b"half a checkpoint")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        saved.append(record["step"])
+        return torch_save(record, file, *args, **kwargs)
+
+    torch_save = checkpoints.torch.save
+    monkeypatch.setattr(checkpoints.torch, "save", fill_the_disk_at_the_second)
+    assert main(["train", "--profile", str(tiny_profile), "--stage", "fcn32s_white"]) == 1
+    error = capsys.readouterr().err
+    assert "No space left on device" in error and "the last checkpoint written before it is intact" in error
+    path = tmp_path / "smoke" / "fcn32s_white.pt"
+    assert checkpoints.load_checkpoint(path)["step"] == saved[0] == 2
+    assert sorted(p.name for p in path.parent.iterdir()) == [
+        "fcn32s_white.history.json", "fcn32s_white.pt", "fcn32s_white.pt.lock"]  # no half-written file
+    monkeypatch.setattr(checkpoints.torch, "save", torch_save)
+    assert main(["train", "--profile", str(tiny_profile), "--stage", "fcn32s_white", "--resume"]) == 0
+    assert checkpoints.load_checkpoint(path)["step"] == 4

@@ -5,23 +5,8 @@ import pytest
 import torch
 from PIL import Image
 
-from fcn_lib import checkpoints, config, data, inference, metrics, models, stages
+from fcn_lib import config, data, inference, metrics, models, stages
 from fcn_lib.cli import main
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    """A small FCN-8s with non-zero scores, saved as a checkpoint of a 32-pixel profile."""
-    torch.manual_seed(0)
-    model = models.FCN8s(width=1 / 32, dropout=0.0)
-    for name, parameter in model.named_parameters():
-        if name.startswith("score"):
-            parameter.data.normal_(0, 0.5)
-    path = tmp_path_factory.mktemp("ckpt") / "fcn8s_white.pt"
-    checkpoints.save_checkpoint(path, {"format": checkpoints.CHECKPOINT_FORMAT, "stage": "fcn8s_white",
-                                 "model": model.describe(), "state_dict": model.state_dict(),
-                                 "profile": {"image_size": 32}})
-    return path
 
 
 def _photo(height, width, seed=0):

@@ -3,7 +3,8 @@ import pytest
 from PIL import Image
 
 from fcn_lib import masks, synth
-from fcn_lib.images import load_photo
+from fcn_lib.images import BadImage, load_photo
+from fcn_lib.masks import read_mask
 from fcn_lib.metrics import binary_iou
 from tests.conftest import SHARED, needs_shared_data
 
@@ -100,3 +101,18 @@ def test_real_catalogue_photos_give_clean_single_shoe_masks(folder):
         labels, count = ndimage.label(mask)
         largest = np.bincount(labels.ravel())[1:].max()
         assert largest >= 0.85 * mask.sum(), f"{outcome.path}: not one shoe"
+
+
+@pytest.mark.parametrize("kind", ["0/255", "0/1", "rgb white", "rgb green", "alpha"])
+def test_reference_masks_read_the_same_however_they_were_saved(tmp_path, kind):
+    truth = np.zeros((20, 30), bool)
+    truth[5:15, 8:20] = True
+    values = truth.astype(np.uint8)
+    image = {"0/255": Image.fromarray(values * 255), "0/1": Image.fromarray(values),
+             "rgb white": Image.fromarray(np.dstack([values * 255] * 3)),
+             "rgb green": Image.fromarray(np.dstack([values * 0, values * 200, values * 0])),
+             "alpha": Image.fromarray(np.dstack([np.full((20, 30, 3), 90, np.uint8), values * 255]))}[kind]
+    image.save(tmp_path / "mask.png")
+    assert np.array_equal(read_mask(tmp_path / "mask.png"), truth)
+    with pytest.raises(BadImage, match=r"mask\.png: mask is 30x20, its photo is 40x20"):
+        read_mask(tmp_path / "mask.png", shape=(20, 40))
