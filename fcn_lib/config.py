@@ -154,14 +154,38 @@ def _schedules_from(values: dict, source: str) -> dict[str, StageSettings]:
         settings = _checked(StageSettings, settings, source, where=f"schedules.{key}.")
         if settings.iterations < 0 or settings.lr_drop < 0:
             raise ValueError(f"{source}: schedules.{key}: step counts cannot be negative ({settings})")
+        if settings.lr <= 0:
+            raise ValueError(f"{source}: schedules.{key}.lr must be positive, got {settings.lr!r}")
         schedules[key] = settings
     return schedules
+
+
+# Settings that have to be positive, or a share between 0 and 1: anything else fails only later, far
+# from the file that set it (a zero batch size deep in the loader, a negative share as silent nonsense).
+POSITIVE = ("catalog_count", "catalog_size", "image_size", "batch_size", "val_every", "width")
+NON_NEGATIVE = ("seed", "num_workers", "dropout", "weight_decay", "momentum", "distractors", "max_sneakers",
+                "procedural_scenes", "composites_val")
+SHARES = ("val_fraction", "white_share", "restyle", "lr_drop_factor")
+
+
+def _check_ranges(profile: Profile, source: str) -> Profile:
+    for name in POSITIVE:
+        if getattr(profile, name) <= 0:
+            raise ValueError(f"{source}: setting {name!r} must be positive, got {getattr(profile, name)!r}")
+    for name in NON_NEGATIVE:
+        if getattr(profile, name) < 0:
+            raise ValueError(f"{source}: setting {name!r} cannot be negative, got {getattr(profile, name)!r}")
+    for name in SHARES:
+        if not 0 <= getattr(profile, name) <= 1:
+            raise ValueError(f"{source}: setting {name!r} is a share between 0 and 1, "
+                             f"got {getattr(profile, name)!r}")
+    return profile
 
 
 def _from_mapping(values: dict, source: str) -> Profile:
     settings = dict(values)
     settings["schedules"] = _schedules_from(settings.get("schedules", {}), source)
-    return _checked(Profile, settings, source)
+    return _check_ranges(_checked(Profile, settings, source), source)
 
 
 def _merge(base: dict, changes: dict, source: str) -> dict:
@@ -191,7 +215,10 @@ def profile_file(name_or_path: str | os.PathLike) -> dict:
     if not path.is_file():
         available = ", ".join(sorted(p.stem for p in paths.profiles_dir().glob("*.yaml")))
         raise FileNotFoundError(f"profile {path} does not exist (available: {available})")
-    loaded = yaml.safe_load(path.read_text()) or {}
+    try:
+        loaded = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ValueError(f"{path}: not valid YAML ({error})".replace("\n", " ")) from None
     if not isinstance(loaded, dict):
         raise ValueError(f"{path}: a profile is a mapping of settings, got {type(loaded).__name__}")
     return loaded

@@ -44,6 +44,14 @@ def test_a_file_changes_only_the_schedule_fields_it_names(tmp_path):
     ("schedules: {fcn32s: {iterations: -3}}", ValueError, r"bad\.yaml: schedules\.fcn32s: step counts"),
     ("schedules: {fcn32s: {lr: 1e-8}}", TypeError, r"bad\.yaml.*schedules\.fcn32s\.lr.*1\.0e-8"),
     ("schedules: {fcn32s: 3}", TypeError, r"bad\.yaml: 'schedules' maps schedule names"),
+    ("schedules: {fcn32s: {lr: '0.001'}}", TypeError, r"bad\.yaml.*'schedules\.fcn32s\.lr' should be float"),
+    ("schedules: {fcn32s: {lr: 0}}", ValueError, r"bad\.yaml: schedules\.fcn32s\.lr must be positive"),
+    ("batch_size: 0", ValueError, r"bad\.yaml: setting 'batch_size' must be positive"),
+    ("val_every: -250", ValueError, r"bad\.yaml: setting 'val_every' must be positive"),
+    ("num_workers: -1", ValueError, r"bad\.yaml: setting 'num_workers' cannot be negative"),
+    ("white_share: 1.5", ValueError, r"bad\.yaml: setting 'white_share' is a share between 0 and 1"),
+    ("image_size: [128", ValueError, r"bad\.yaml: not valid YAML"),
+    ("amp: true", TypeError, r"bad\.yaml: setting 'amp' should be str"),
 ])
 def test_bad_schedules_name_the_file_and_the_key(tmp_path, text, error, message):
     bad = tmp_path / "bad.yaml"
