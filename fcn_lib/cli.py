@@ -99,8 +99,6 @@ def _train(args) -> int:
     except TrainingDiverged as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        return 130
     finally:
         distributed.leave()  # under torchrun: end the process group so that every process exits cleanly
     if distributed.rank() != 0:  # one report per run, not one per process
@@ -196,9 +194,11 @@ def _real(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from fcn_lib.stages import STAGES
+    """The parser alone imports nothing heavy: ``--help``, ``--version`` and ``execute`` start at once."""
+    from fcn_lib import __version__
 
     parser = argparse.ArgumentParser(prog="fcn-sneakers", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     execute = commands.add_parser("execute", help="run the book's notebooks in order with papermill")
@@ -254,7 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train one stage into artifacts/<profile>/<stage>.pt")
     train.add_argument("--profile", default="cpu")
-    train.add_argument("--stage", required=True, choices=list(STAGES))
+    train.add_argument("--stage", required=True,
+                       help="a stage of fcn_lib.stages.STAGES, e.g. fcn32s_white (a wrong name lists them)")
     train.add_argument("--init", default=None,
                        help="checkpoint of the previous stage (default: that stage's artifact)")
     train.add_argument("--resume", action="store_true", help="continue this stage's interrupted run")
@@ -269,3 +270,6 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as error:  # a wrong path or setting: the message, no traceback
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: one line, the shell's exit code for SIGINT, no traceback
+        print(f"\ninterrupted: fcn-sneakers {args.command} stopped", file=sys.stderr)
+        return 130

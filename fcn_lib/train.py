@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -219,6 +220,7 @@ def train_stage(profile: Profile, stage_name: str, init: str | os.PathLike | Non
     Under ``torchrun`` each process trains on its share of every batch; only the first writes, and
     it holds the stage's lock (``fcn_lib.locks``) so that a second run of the same stage is refused.
     """
+    stage_named(stage_name)  # an unknown name is refused before anything is locked or written
     target = checkpoints.checkpoint_path(profile, stage_name)
     with locks.exclusive(target) if distributed.rank() == 0 else contextlib.nullcontext():
         return _train_locked(profile, stage_name, init, resume, progress)
@@ -270,7 +272,8 @@ def _train_locked(profile: Profile, stage_name: str, init: str | os.PathLike | N
         checkpoint(run, writer, amp)
         writer.wait()
         if world.is_main:
-            print(f"\ninterrupted: saved step {run.step} to {run.path}; continue with resume=True (--resume)")
+            print(f"\ninterrupted: saved step {run.step} to {run.path}; continue with resume=True (--resume)",
+                  file=sys.stderr)
         raise
     finally:
         bar.close()

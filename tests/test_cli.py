@@ -1,5 +1,7 @@
 import errno
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -103,3 +105,44 @@ def test_a_disk_that_fills_during_a_checkpoint_keeps_the_previous_one(tiny_profi
     monkeypatch.setattr(checkpoints.torch, "save", torch_save)
     assert main(["train", "--profile", str(tiny_profile), "--stage", "fcn32s_white", "--resume"]) == 0
     assert checkpoints.load_checkpoint(path)["step"] == 4
+
+
+def test_version_help_and_execute_start_without_importing_torch():
+    code = ("import sys, contextlib, io\n"
+            "from fcn_lib import cli, execute\n"
+            "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+            "    for argv in (['--version'], ['--help'], ['train', '--help']):\n"
+            "        try:\n"
+            "            cli.main(argv)\n"
+            "        except SystemExit:\n"
+            "            pass\n"
+            "print('torch' in sys.modules, 'fcn-sneakers 0.' in out.getvalue())")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "True"]
+
+
+@pytest.mark.parametrize("command", ["masks", "segment", "train"])
+def test_ctrl_c_is_exit_130_and_one_line_in_every_command(tmp_path, checkpoint, monkeypatch, capsys, command):
+    from fcn_lib import images, masks, train
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(images, "load_photo", interrupted)
+    monkeypatch.setattr(masks, "load_photo", interrupted)
+    monkeypatch.setattr(train, "train_stage", interrupted)
+    Image.new("RGB", (64, 64), "white").save(tmp_path / "a.png")
+    argv = {"masks": ["masks", str(tmp_path / "a.png"), "--out", str(tmp_path / "out")],
+            "segment": ["segment", "--checkpoint", str(checkpoint), "--out", str(tmp_path / "out"),
+                        str(tmp_path / "a.png")],
+            "train": ["train", "--profile", "smoke", "--stage", "fcn32s_white"]}[command]
+    assert main(argv) == 130
+    err = capsys.readouterr().err  # a progress bar may stand before it, a traceback may not
+    assert err.splitlines()[-1] == f"interrupted: fcn-sneakers {command} stopped" and "Traceback" not in err
+
+
+def test_an_unknown_stage_lists_the_stages_and_locks_nothing(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(paths, "artifacts_dir", lambda profile: tmp_path / profile)
+    assert main(["train", "--profile", "smoke", "--stage", "fcn4s"]) == 2
+    assert "unknown stage 'fcn4s'; choose one of fcn32s_white" in capsys.readouterr().err
+    assert not (tmp_path / "smoke").exists()
