@@ -12,6 +12,9 @@ BIN := $(VENV)/bin
 # The same pins as environment.yml (checked by tests/test_environment.py).
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 EXTRAS := book,test
+# PyTorch's wheels come from PyPI by default (CUDA builds, about 6 GB installed). On a machine without a
+# GPU, `make book TORCH_INDEX=https://download.pytorch.org/whl/cpu` installs the CPU-only builds instead.
+TORCH_INDEX ?=
 
 # Small CPUs: one intra-op thread pool, sized to the machine, no oversubscription.
 export OMP_NUM_THREADS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -37,7 +40,8 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install $(TORCH_PINS) -e '.[$(EXTRAS)]'
+	$(BIN)/python -m pip install $(TORCH_PINS) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(BIN)/python -m pip install -e '.[$(EXTRAS)]'
 	touch $@
 
 # Each notebook reruns when its source, the library or the profile changed, or when the notebook
