@@ -1,4 +1,5 @@
-"""Check that a built book opens from disk: every local link and image resolves, none is root-absolute.
+"""Check that a built book opens from disk: every local link and image resolves, none is root-absolute,
+and no page loads a script or a stylesheet from the internet (offline, MathJax would show raw TeX).
 
 Run by `make test` on the smoke build: python tests/check_html.py build/smoke/_build/html
 """
@@ -15,11 +16,17 @@ class _Links(HTMLParser):
     def __init__(self):
         super().__init__()
         self.links: list[str] = []
+        self.loaded: list[str] = []  # scripts and stylesheets the page loads
 
     def handle_starttag(self, tag, attrs):
-        for name, value in attrs:
-            if name in ("href", "src") and value:
-                self.links.append(value)
+        attrs = dict(attrs)
+        for name in ("href", "src"):
+            if attrs.get(name):
+                self.links.append(attrs[name])
+        if tag == "script" and attrs.get("src"):
+            self.loaded.append(attrs["src"])
+        if tag == "link" and "stylesheet" in (attrs.get("rel") or "").split() and attrs.get("href"):
+            self.loaded.append(attrs["href"])
 
 
 def pages(root: Path) -> list[Path]:
@@ -46,10 +53,22 @@ def broken_links(root: Path) -> list[str]:
     return problems
 
 
+def external_resources(root: Path) -> list[str]:
+    """``page: URL`` for every script or stylesheet a page loads from another host."""
+    problems = []
+    for page in pages(root):
+        parser = _Links()
+        parser.feed(page.read_text(encoding="utf-8"))
+        for link in parser.loaded:
+            if urlsplit(link).scheme or link.startswith("//"):
+                problems.append(f"{page.relative_to(root)}: loads {link} from the internet")
+    return problems
+
+
 if __name__ == "__main__":
     root = Path(sys.argv[1])
-    problems = broken_links(root)
+    problems = broken_links(root) + external_resources(root)
     for problem in problems:
         print(problem, file=sys.stderr)
-    print(f"{len(pages(root))} pages checked, {len(problems)} broken local links")
+    print(f"{len(pages(root))} pages checked, {len(problems)} broken local links or external resources")
     sys.exit(1 if problems or not root.is_dir() else 0)
