@@ -32,7 +32,7 @@
 # | profile | composites shown and counted | time on 2 CPU cores |
 # |---|---|---|
 # | `smoke` | a few hundred at 64 px | seconds |
-# | `cpu` | a few hundred at 128 px | under a minute |
+# | `cpu` | a few hundred at 128 px | see {doc}`../setup` |
 # | `full` | a few hundred at 224 px | about a minute |
 
 # %% tags=["parameters"]

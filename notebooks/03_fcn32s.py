@@ -32,7 +32,7 @@
 # | profile | network and data | time on 2 CPU cores |
 # |---|---|---|
 # | `smoke` | a 1/32-width VGG-16, 4 steps | seconds |
-# | `cpu` | a 1/8-width VGG-16 at 128 px, 1,000 steps | under a minute |
+# | `cpu` | a 1/8-width VGG-16 at 128 px, 1,000 steps | see {doc}`../setup` |
 # | `full` | VGG-16 with ImageNet weights at 224 px, 50,000 steps | a GPU |
 
 # %% tags=["parameters"]
@@ -177,18 +177,23 @@ Code(inspect.getsource(models.FCN._forward_aligned), language="python")
 # setting and converts between the two; a test checks that both give identical weights.
 #
 # The `cpu` profile trains a narrow network from a random start rather than ImageNet weights, and there
-# SGD is slow: it uses Adam, which reaches the same validation IoU in half the steps. Adam divides each
-# step by a running estimate of the gradient's size, so for Adam the loss reduction does not change
-# what a learning rate means. The `full` profile keeps the seed's SGD and summed loss.
+# plain SGD needs a carefully tuned learning rate: it uses Adam instead. Adam divides each step by a
+# running estimate of the gradient's size, so for Adam the loss reduction does not change what a
+# learning rate means. The `full` profile keeps the seed's SGD and summed loss.
 #
-# Two more settings make the `cpu` profile fast without changing what it computes much.
-# `amp: auto` runs the convolutions in bfloat16 where the processor has bfloat16 instructions (AVX512-BF16
-# or AMX; float32 elsewhere), and `channels_last` stores images pixel by pixel, the layout oneDNN's
-# convolutions prefer. On the 2-core machine this book is built on, the two together make a training
-# step about 1.9 times faster at 128 px: 248 images/s against 132 (`python -m benchmarks train --device
-# cpu --size 128 --batch 8 --width 0.125 --amp bf16,fp32`, once as it is and once with
-# `--no-channels-last`). The batches are made in the training process itself: on two cores a separate
-# loader process would compete with the network's two threads, and measured 7% slower.
+# The `cpu` profile computes in float32 on every processor (`amp: fp32`). bfloat16 would be faster
+# where the processor has bfloat16 instructions (AVX512-BF16 or AMX), but its rounding changes the
+# trained network, and most readers' laptops have no such instructions: in float32 a reader's build
+# and the published one compute the same thing. What makes the step fast without changing what it
+# computes: `channels_last` stores images pixel by pixel, the layout oneDNN's convolutions prefer;
+# fc6, a 7×7 convolution on a map hardly larger than its kernel, runs as one matrix product; and the
+# optimiser updates every parameter in one fused pass. The batches are made in the training process
+# itself: on two cores a separate loader process competes with the network's two threads. This
+# benchmark measures the step (images/s, and GFLOP/s against the cores' peak):
+#
+# ```bash
+# python -m benchmarks train --device cpu --size 128 --batch 8 --width 0.125 --amp fp32
+# ```
 
 # %%
 pixels = optim.pixels_per_batch(15, 224)

@@ -26,7 +26,7 @@
 # | profile | training | time on 2 CPU cores |
 # |---|---|---|
 # | `smoke` | 3 steps | seconds |
-# | `cpu` | 600 steps | under a minute |
+# | `cpu` | 600 steps | see {doc}`../setup` |
 # | `full` | 20,000 steps at 224 px | a GPU |
 
 # %% tags=["parameters"]

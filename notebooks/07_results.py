@@ -26,7 +26,7 @@
 # | profile | evaluation | time on 2 CPU cores |
 # |---|---|---|
 # | `smoke` | a few images | seconds |
-# | `cpu` | every validation photo and composite | under a minute |
+# | `cpu` | every validation photo and composite | see {doc}`../setup` |
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -321,6 +321,8 @@ Markdown(":::{admonition} How these results were made\n" + "\n".join(lines) + "\
 #
 # - The skips sharpen the outline stage by stage; the boundary F-score shows it more clearly than IoU.
 # - Fine-tuning on composites takes the network from white paper to scenes it has never seen.
-# - The final network is a tool: `fcn-sneakers segment` masks and cuts out sneakers in any photo.
+# - The final network is a tool: `fcn-sneakers segment` masks and cuts out sneakers in any photo. It
+#   does that well for rendered sneakers and for real shots on white; on real sneakers in real scenes
+#   it is much weaker, as the real-photo section shows wherever real photographs are at hand.
 #
 # The {doc}`../gallery` collects the figures of this notebook.
