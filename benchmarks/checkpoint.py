@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.training_step import _reference_sgd
+from benchmarks.training_step import _optimizer
 from fcn_lib import acceleration, checkpoints, models, paths
 from fcn_lib.background_save import BackgroundWriter, host_copy
 
@@ -20,7 +20,7 @@ def bench_checkpoint(arch: str = "fcn8s", width: float = 1.0, device: str = "aut
     background writer. Written into the artifacts folder's disk, alternating round by round."""
     device = acceleration.resolve_device(device)
     model = models.build(arch, width=width).to(device)
-    optimizer = _reference_sgd(model)
+    optimizer = _optimizer(model, "sgd")
     for parameter in model.parameters():  # one step, so that the momentum buffers exist
         parameter.grad = torch.zeros_like(parameter)
     optimizer.step()

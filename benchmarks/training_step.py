@@ -25,10 +25,30 @@ def _seconds_per_step(step, steps: int, device) -> float:
     return (time.perf_counter() - start) / steps
 
 
-def _reference_sgd(model):
-    """The seed's optimiser for ``model`` (momentum 0.99, weight decay 5e-4, summed loss), as the
-    full profile trains; the learning rate is immaterial to a benchmark."""
+def _optimizer(model, kind: str):
+    """The seed's SGD (momentum 0.99, weight decay 5e-4, summed loss), as the full profile trains, or
+    the cpu profile's Adam; the learning rate is immaterial to a benchmark."""
+    if kind == "adam":
+        return optim.make_optimizer(model, optim.Schedule(10**9, 1e-3, 0, 1.0, 0.9, 0.0, "mean", "adam"))
     return optim.make_optimizer(model, optim.Schedule(10**9, 1e-10, 0, 1.0, 0.99, 5e-4, "sum"))
+
+
+# float32 multiply-adds per cycle and core: two FMA units of 8 lanes (AVX2) or 16 (AVX-512)
+_FMA_LANES = {"AVX2": 16, "AVX512": 32}
+
+
+def cpu_peak_gflops(threads: int) -> dict:
+    """The nominal float32 peak of ``threads`` cores at their current clock, for the ISA PyTorch
+    dispatches to: 2 FLOP per multiply-add, two FMA units per core. A yardstick, not a promise (turbo
+    and AVX-512 clocks differ)."""
+    isa = torch.backends.cpu.get_cpu_capability()
+    megahertz = [float(line.split(":")[1]) for line in Path("/proc/cpuinfo").read_text().splitlines()
+                 if line.startswith("cpu MHz")] if Path("/proc/cpuinfo").exists() else []
+    if not megahertz or isa not in _FMA_LANES:
+        return {"isa": isa, "peak_gflop_per_s": None}
+    ghz = max(megahertz) / 1000
+    return {"isa": isa, "ghz": round(ghz, 2),
+            "peak_gflop_per_s": round(threads * ghz * _FMA_LANES[isa] * 2, 1)}
 
 
 @dataclass(frozen=True)
@@ -41,12 +61,13 @@ class _TrainingStep:
     compiled: bool
 
 
-def _train_setup(arch, layout, size, batch, width, amp, channels_last, compile, device) -> _TrainingStep:
-    """A network, the reference's SGD and a fixed random batch on ``device``, ready to time.
+def _train_setup(arch, layout, size, batch, width, amp, channels_last, compile, device,
+                 optimizer_kind: str = "sgd") -> _TrainingStep:
+    """A network, its optimiser and a fixed random batch on ``device``, ready to time.
     ``compile``: a torch.compile mode, or None for eager."""
     model = models.build(arch, layout=layout, width=width)
     model = model.to(device, memory_format=acceleration.memory_format(channels_last))
-    optimizer = _reference_sgd(model)
+    optimizer = _optimizer(model, optimizer_kind)
     generator = torch.Generator().manual_seed(0)
     pixels = torch.randint(0, 256, (batch, 3, size, size), dtype=torch.uint8, generator=generator)
     labels = torch.randint(0, 2, (batch, size, size), dtype=torch.uint8, generator=generator)
@@ -125,18 +146,19 @@ def bench_model(arch: str = "fcn8s", layouts=("aligned", "caffe"), size: int = 2
 
 def bench_train(arch: str = "fcn8s", layouts=("aligned",), amps=("bf16",), size: int = 224, batch: int = 15,
                 width: float = 1.0, channels_last: bool = True, compile: str | None = None,
-                device: str = "auto", steps: int = 10, rounds: int = 3) -> dict:
+                device: str = "auto", steps: int = 10, rounds: int = 3, optimizer: str = "sgd") -> dict:
     """Training images per second, step time and FLOP rate of every (layout, amp) pair, the pairs
     alternating round by round in one process so that all see the same machine; the first pair is the
     reference of the ``speedup`` column. ``compile``: a ``torch.compile`` mode, or None for eager.
 
-    ``update_s`` is the SGD update alone, timed the same way: it reads and writes every weight, its
+    ``update_s`` is the update alone (the seed's SGD, or ``optimizer="adam"`` as the cpu profile
+    trains), timed the same way: it reads and writes every weight, its
     gradient and its momentum however small the batch, so it shows how much of a step is moving the
     134 M parameters rather than computing on the images."""
     device = acceleration.resolve_device(device)
     acceleration.configure_backends(device)
     setups = {(layout, amp): _train_setup(arch, layout, size, batch, width, amp, channels_last, compile,
-                                          device) for layout in layouts for amp in amps}
+                                          device, optimizer) for layout in layouts for amp in amps}
     seconds = {pair: {"step": [], "update": []} for pair in setups}
     for setup in setups.values():  # warm-up: cuDNN's algorithm search, allocator growth
         for _ in range(3):
@@ -148,7 +170,10 @@ def bench_train(arch: str = "fcn8s", layouts=("aligned",), amps=("bf16",), size:
     result = {"benchmark": "train", "arch": arch, "size": size, "batch": batch, "width": width,
               "channels_last": channels_last, "device": torch.cuda.get_device_name(device)
               if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)",
-              "torch": torch.__version__, "runs": []}
+              "torch": torch.__version__, "optimizer": optimizer, "runs": []}
+    if device.type == "cpu":
+        result["cpu"] = cpu_peak_gflops(torch.get_num_threads())
+    peak = result.get("cpu", {}).get("peak_gflop_per_s")
     reference = None
     for (layout, amp), setup in setups.items():
         median, update = (statistics.median(seconds[(layout, amp)][part]) for part in ("step", "update"))
@@ -158,5 +183,6 @@ def bench_train(arch: str = "fcn8s", layouts=("aligned",), amps=("bf16",), size:
             "images_per_s": round(batch / median, 2), "step_s": round(median, 5),
             "update_s": round(update, 5), "update_share": round(update / median, 3),
             "gflop_per_image": round(setup.flops / batch / 1e9, 3),
-            "tflop_per_s": round(setup.flops / median / 1e12, 2), "speedup": round(reference / median, 2)})
+            "tflop_per_s": round(setup.flops / median / 1e12, 2), "speedup": round(reference / median, 2),
+            **({"share_of_peak": round(setup.flops / median / 1e9 / peak, 3)} if peak else {})})
     return result

@@ -192,7 +192,7 @@ Code(inspect.getsource(models.FCN._forward_aligned), language="python")
 # benchmark measures the step (images/s, and GFLOP/s against the cores' peak):
 #
 # ```bash
-# python -m benchmarks train --device cpu --size 128 --batch 8 --width 0.125 --amp fp32
+# python -m benchmarks train --device cpu --size 128 --batch 8 --width 0.125 --amp fp32 --optimizer adam
 # ```
 
 # %%

@@ -41,6 +41,16 @@ def test_bench_train_measures_every_precision_and_layout_side_by_side(capsys):
             run["update_s"] / run["step_s"], abs=1e-3)
     # the caffe layout's 100-pixel padding makes far more work than the image has
     assert runs[("caffe", "fp32")]["gflop_per_image"] > 2 * runs[("aligned", "fp32")]["gflop_per_image"]
+    if figures["cpu"]["peak_gflop_per_s"]:  # no step beats the cores' nominal peak
+        assert all(0 < run["share_of_peak"] < 1 for run in figures["runs"])
+
+
+def test_bench_train_times_the_cpu_profiles_adam_update_too(capsys):
+    assert main(["train", "--size", "32", "--batch", "2", "--width", "0.0625", "--amp", "fp32", "--steps",
+                 "1", "--rounds", "1", "--device", "cpu", "--optimizer", "adam"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    (run,) = figures["runs"]
+    assert figures["optimizer"] == "adam" and 0 < run["update_s"] < run["step_s"]
 
 
 def test_bench_layers_accounts_for_every_convolution_of_the_step(capsys):
