@@ -1,9 +1,9 @@
 """One training run per stage and profile at a time.
 
 Two ``train`` processes writing the same checkpoint would each resume from, and overwrite, the other's
-work. A run holds an exclusive lock on ``<checkpoint>.lock`` (``flock``: the kernel drops it when the
-process dies, however it dies, so a crash never leaves a stale lock) and a second run is refused with a
-message naming the process that holds it.
+work. A run holds an exclusive lock on ``.<checkpoint>.lock`` beside it (``flock``: the kernel drops
+it when the process dies, however it dies, so a crash never leaves a stale lock) and a second run is
+refused with a message naming the process that holds it.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ class RunInProgress(RuntimeError):
 @contextlib.contextmanager
 def exclusive(target: str | os.PathLike) -> Iterator[Path]:
     """Hold ``target``'s lock for the ``with`` block, or raise :class:`RunInProgress` at once."""
-    lock = Path(f"{target}.lock")
+    target = Path(target)
+    lock = target.with_name(f".{target.name}.lock")  # hidden: it stays, and need not clutter listings
     lock.parent.mkdir(parents=True, exist_ok=True)
     handle = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
     try:
@@ -36,4 +37,4 @@ def exclusive(target: str | os.PathLike) -> Iterator[Path]:
         os.pwrite(handle, str(os.getpid()).encode(), 0)
         yield lock
     finally:
-        os.close(handle)  # closing releases the lock; the file stays, empty locks are harmless
+        os.close(handle)  # closing releases the lock; the file stays (deleting it would race a waiter)

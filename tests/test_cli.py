@@ -101,7 +101,7 @@ def test_a_disk_that_fills_during_a_checkpoint_keeps_the_previous_one(tiny_profi
     path = tmp_path / "smoke" / "fcn32s_white.pt"
     assert checkpoints.load_checkpoint(path)["step"] == saved[0] == 2
     assert sorted(p.name for p in path.parent.iterdir()) == [
-        "fcn32s_white.history.json", "fcn32s_white.pt", "fcn32s_white.pt.lock"]  # no half-written file
+        ".fcn32s_white.pt.lock", "fcn32s_white.history.json", "fcn32s_white.pt"]  # no half-written file
     monkeypatch.setattr(checkpoints.torch, "save", torch_save)
     assert main(["train", "--profile", str(tiny_profile), "--stage", "fcn32s_white", "--resume"]) == 0
     assert checkpoints.load_checkpoint(path)["step"] == 4
