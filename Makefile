@@ -29,7 +29,7 @@ LIBRARY := $(wildcard fcn_lib/*.py fcn_lib/*/*.py) notebooks/profiles/$(PROFILE)
 BOOK_OUT := $(if $(filter cpu,$(PROFILE)),.,build/$(PROFILE))
 NOTEBOOK_TIMEOUT ?= 3600
 
-.PHONY: help venv book notebooks test unit nbval lint format clean
+.PHONY: help venv fetch book notebooks test unit nbval lint format clean
 
 help:
 	@echo "make book [PROFILE=cpu|smoke|full]  run the notebooks with papermill, then build the book"
@@ -44,9 +44,14 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -e '.[$(EXTRAS)]'
 	touch $@
 
+# The full profile trains on real data: fetched into data/ once (internet needed), then found there.
+FETCH := $(if $(filter full,$(PROFILE)),voc2012 zappos50k)
+fetch: | $(VENV)/.installed
+	$(foreach name,$(FETCH),$(BIN)/fcn-sneakers fetch $(name) --out data &&) true
+
 # Each notebook reruns when its source, the library or the profile changed, or when the notebook
 # before it reran (later notebooks load the checkpoints of earlier ones).
-$(EXEC_DIR)/%.ipynb: notebooks/%.py $(LIBRARY) | $(VENV)/.installed
+$(EXEC_DIR)/%.ipynb: notebooks/%.py $(LIBRARY) | $(VENV)/.installed fetch
 	$(BIN)/fcn-sneakers execute --profile $(PROFILE) --out $(EXEC_DIR) --timeout $(NOTEBOOK_TIMEOUT) $<
 previous :=
 $(foreach nb,$(EXECUTED),$(eval $(nb): $(previous))$(eval previous := $(nb)))

@@ -22,6 +22,14 @@ def _network_options(parser: argparse.ArgumentParser, batch: int) -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds")
 
 
+EMBEDDED_HELP = ("the rendered catalogue and the wheels' scenes instead of the profile's real data "
+                 "(a machine without internet or data/)")
+
+
+def _embedded(args) -> dict:
+    return {"sneakers": "embedded", "backgrounds": "embedded"} if args.embedded_data else {}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     commands = parser.add_subparsers(dest="benchmark", required=True)
@@ -47,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--steps", type=int, default=100, help="batches")
     sub.add_argument("--workers", type=int, default=None, help="default: the profile's")
     sub.add_argument("--device", default="auto")
+    sub.add_argument("--embedded-data", action="store_true", help=EMBEDDED_HELP)
 
     sub = command("model", _model, "training speed and memory per layout (aligned against caffe)")
     _network_options(sub, batch=1)
@@ -79,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--profile", default="full")
     sub.add_argument("--fraction", type=float, default=0.1, help="share of each stage's steps")
     sub.add_argument("--backbone", default=None, help="override backbone_weights (e.g. none)")
+    sub.add_argument("--embedded-data", action="store_true", help=EMBEDDED_HELP)
     compile_choice = sub.add_mutually_exclusive_group()
     compile_choice.add_argument("--compile", metavar="MODE", help="train with torch.compile in MODE")
     compile_choice.add_argument("--compile-off", action="store_true", help="train without torch.compile")
@@ -94,7 +104,8 @@ def _catalog(args) -> dict:
 
 
 def _loader(args) -> dict:
-    return data_making.bench_loader(args.profile, args.stage, args.steps, args.workers, args.device)
+    return data_making.bench_loader(args.profile, args.stage, args.steps, args.workers, args.device,
+                                    **_embedded(args))
 
 
 def _model(args) -> dict:
@@ -120,6 +131,7 @@ def _checkpoint(args) -> dict:
 def schedule_overrides(args) -> dict:
     """The profile settings the schedule benchmark's flags change."""
     overrides = {"backbone_weights": args.backbone} if args.backbone else {}
+    overrides.update(_embedded(args))
     if args.compile_off:
         overrides["compile"] = False
     elif args.compile:

@@ -52,10 +52,11 @@ def bench_catalog(size: int = 224, count: int = 4500, workers: int | None = None
 
 
 def bench_loader(profile_name: str = "full", stage: str = "fcn8s_background", steps: int = 100,
-                 num_workers: int | None = None, device: str = "auto") -> dict:
+                 num_workers: int | None = None, device: str = "auto", **overrides) -> dict:
     """Training batches per second that the profile's data path delivers to the device (workers,
-    pinned memory and the copy included), without any network: what the GPU must not wait for."""
-    profile = config.load_profile(profile_name)
+    pinned memory and the copy included), without any network: what the GPU must not wait for.
+    ``overrides`` change profile settings (e.g. the embedded data on a machine without the real)."""
+    profile = config.load_profile(profile_name, **overrides)
     workers = profile.num_workers if num_workers is None else num_workers
     device = acceleration.resolve_device(device)
     train_set, _ = stages.stage_datasets(profile, stages.stage_named(stage))

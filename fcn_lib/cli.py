@@ -193,6 +193,17 @@ def _real(args) -> int:
     return 0
 
 
+def _fetch(args) -> int:
+    from fcn_lib.fetch import FetchFailed, fetch
+
+    try:
+        fetch(args.dataset, args.out, args.url, args.md5, say=lambda line: print(line, file=sys.stderr))
+    except FetchFailed as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser alone imports nothing heavy: ``--help``, ``--version`` and ``execute`` start at once."""
     from fcn_lib import __version__
@@ -251,6 +262,14 @@ def build_parser() -> argparse.ArgumentParser:
                       help="which half of the held-out real photos (default: tune)")
     real.add_argument("--device", default="auto")
     real.set_defaults(handler=_real)
+
+    fetch = commands.add_parser("fetch", help="download real data into DIR: voc2012 (DIR/VOCdevkit) or "
+                                               "zappos50k's sneakers (DIR/sneakers)")
+    fetch.add_argument("dataset", choices=["voc2012", "zappos50k"])
+    fetch.add_argument("--out", default="data", help="the data folder (default: data)")
+    fetch.add_argument("--url", default=None, help="download from this mirror instead")
+    fetch.add_argument("--md5", default=None, help="the mirror's MD5, where it differs")
+    fetch.set_defaults(handler=_fetch)
 
     train = commands.add_parser("train", help="train one stage into artifacts/<profile>/<stage>.pt")
     train.add_argument("--profile", default="cpu")

@@ -32,7 +32,7 @@
 # |---|---|---|
 # | `smoke` | 24 sneakers | seconds |
 # | `cpu` | 400 sneakers | about half a minute |
-# | `full` | 4,500 sneakers | about two minutes |
+# | `full` | UT-Zappos50K's sneaker photos, masked here | minutes |
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -66,7 +66,8 @@ artifacts = paths.artifacts_dir(config.profile)
 # ## The catalogue
 #
 # The original work used 4,500 product photos of sneakers on white. Those photos belong to their
-# retailers, so the book ships a stand-in: `fcn_lib.synth` renders catalogue photographs. Each sneaker
+# retailers, so the book ships a stand-in (the `full` profile uses UT-Zappos50K's sneaker photos instead,
+# fetched by `fcn-sneakers fetch zappos50k`): `fcn_lib.synth` renders catalogue photographs. Each sneaker
 # is built from the parts a real one has (a thick midsole, an outsole with lugs, a toe box, a heel
 # counter, a padded collar, the tongue, an eyestay with eyelets and laces, overlays with stitching, a
 # logo), made of leather, mesh, knit, suede or canvas, or carrying the texture of a real photograph,

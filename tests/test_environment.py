@@ -84,3 +84,11 @@ def test_cpu_machines_can_install_the_cpu_only_torch_wheels():
     assert "--index-url" not in default
     (cpu,) = _venv_commands("TORCH_INDEX=https://download.pytorch.org/whl/cpu")
     assert "torch==2.14.1 torchvision==0.29.1 --index-url https://download.pytorch.org/whl/cpu" in cpu
+
+
+def test_the_full_book_fetches_its_real_data_first_and_the_cpu_book_fetches_nothing():
+    def dry_run(profile):
+        return subprocess.run(["make", "-n", "fetch", f"PROFILE={profile}"], cwd=ROOT, capture_output=True,
+                              text=True, check=True).stdout
+    assert "fetch voc2012 --out data" in dry_run("full") and "fetch zappos50k --out data" in dry_run("full")
+    assert "fcn-sneakers fetch" not in dry_run("cpu")
