@@ -128,7 +128,7 @@ print(
 # %% [markdown]
 # ## Where it fails
 #
-# The error maps below show the seed rule's mistakes on the photos it gets most wrong: **red** pixels
+# The error maps of {numref}`fig-seed-failures` show the seed rule's mistakes on the photos it gets most wrong: **red** pixels
 # are background it calls sneaker, **blue** pixels are sneaker it misses. Paper greyer than the
 # tolerance allows turns the whole frame red, and so does a shadow under the sole, which is darker than
 # the paper. White uppers turn blue: a white shoe *is* within the tolerance of white.

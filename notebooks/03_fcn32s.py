@@ -134,10 +134,10 @@ Markdown(
 # ## Upsampling with a bilinear transposed convolution
 #
 # A transposed convolution with stride *s* spreads every input value over a (2*s*)×(2*s*) patch of the
-# output, weighted by its kernel. With the "tent" kernel below, overlapping patches add up to linear
-# interpolation in each direction, that is, bilinear upsampling. FCN initialises its upsampling layers
-# this way and, like the reference, keeps them frozen. Away from the borders the result equals
-# `torch.nn.functional.interpolate`:
+# output, weighted by its kernel. With the "tent" kernel of {numref}`fig-bilinear`, overlapping
+# patches add up to linear interpolation in each direction, that is, bilinear upsampling. FCN
+# initialises its upsampling layers this way and, like the reference, keeps them frozen. Away from the
+# borders the result equals `torch.nn.functional.interpolate`:
 
 # %%
 kernel = models.bilinear_kernel(1, 8)[0, 0]

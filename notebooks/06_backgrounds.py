@@ -233,8 +233,8 @@ plt.show()
 # Small sneakers are hard: at stride 8 a shoe a few score cells wide has little outline left to get
 # right. And uniform placement puts as many sneakers in the sky as on the floor, so the network is not
 # allowed to learn that shoes stand low in the frame; whether that is a bias or a prior depends on the
-# photos it will meet (try `placement = "ground"`). The plot relates each composite's IoU to the size
-# and the height in the frame of its sneakers.
+# photos it will meet (try `placement = "ground"`). {numref}`fig-background-size` relates each
+# composite's IoU to the size and the height in the frame of its sneakers.
 
 # %% mystnb={"figure": {"caption": "IoU per validation composite against the share of the image its sneakers cover and their height in the frame.", "name": "fig-background-size"}}
 has_sneaker = np.array([label.any() for _, label, _ in examples])

@@ -269,8 +269,9 @@ else:
     )
 
 # %% [markdown]
-# The same held-out real sneakers on real scenes, through the final network (top: its mask, background
-# tinted; bottom: its errors, red = extra, blue = missed). Without real photographs the figure says so.
+# {numref}`fig-results-real` shows the same held-out real sneakers on real scenes through the final
+# network (top: its mask, background tinted; bottom: its errors, red = extra, blue = missed). Without
+# real photographs the figure says so.
 
 # %% mystnb={"figure": {"caption": "Real sneakers pasted on real scenes, segmented by the final network (when real photographs are available).", "name": "fig-results-real"}}
 if real_rows:

@@ -80,3 +80,10 @@ def test_citation_file_describes_this_release_and_the_book_says_how_to_cite():
     assert any(ref["title"].startswith("Fully Convolutional Networks") for ref in citation["references"])
     index = (ROOT / "book" / "index.md").read_text()
     assert "## How to cite" in index and "CITATION.cff" in index and f"Version {project['version']}" in index
+
+
+def test_every_figure_the_prose_points_at_by_number_exists_in_its_notebook():
+    for source in sorted((ROOT / "notebooks").glob("0*.py")):
+        text = source.read_text()
+        for label in re.findall(r"\{numref\}`([^`]+)`", text):
+            assert f'"name": "{label}"' in text, f"{source.name}: no figure named {label}"
