@@ -82,9 +82,11 @@ nbval: $(VENV)/.installed
 	$(BIN)/fcn-sneakers execute --prepare-only --profile smoke --out build/nbval $(NOTEBOOKS)
 	$(if $(NOTEBOOKS),$(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider build/nbval)
 
+# The smoke book is built as if published from a repository, so that its buttons can be checked.
+SMOKE_REPOSITORY := https://github.com/fcn-sneakers/fcn-sneakers
 test: lint unit nbval
-	$(MAKE) book PROFILE=smoke
-	$(BIN)/python tests/check_html.py build/smoke/_build/html
+	BOOK_REPOSITORY_URL=$(SMOKE_REPOSITORY) $(MAKE) book PROFILE=smoke
+	$(BIN)/python tests/check_html.py build/smoke/_build/html --repository $(SMOKE_REPOSITORY)
 
 clean:
 	rm -rf _build build book/executed artifacts data/cache .pytest_cache .ruff_cache

@@ -1,7 +1,9 @@
 """Check that a built book opens from disk: every local link and image resolves, none is root-absolute,
 and no page loads a script or a stylesheet from the internet (offline, MathJax would show raw TeX).
 
-Run by `make test` on the smoke build: python tests/check_html.py build/smoke/_build/html
+Run by `make test` on the smoke build: python tests/check_html.py build/smoke/_build/html [--repository URL]
+With ``--repository`` (the address the build was given), every executed chapter must also carry the
+repository and issue buttons and launch links of the form ``book/_ext/launch_links.py`` makes.
 """
 
 from __future__ import annotations
@@ -65,9 +67,28 @@ def external_resources(root: Path) -> list[str]:
     return problems
 
 
+def missing_buttons(root: Path, repository: str) -> list[str]:
+    """``page: link`` for every repository, issue or launch link an executed chapter lacks."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "book" / "_ext"))
+    from launch_links import CHAPTERS, launch_urls
+
+    problems = []
+    chapters = sorted((root / CHAPTERS).glob("*.html"))
+    for page in chapters:
+        parser = _Links()
+        parser.feed(page.read_text(encoding="utf-8"))
+        docname = f"{CHAPTERS}{page.stem}"
+        wanted = [repository, f"{repository}/issues/new?", *launch_urls(repository, docname).values()]
+        problems += [f"{page.relative_to(root)}: no link to {url}" for url in wanted
+                     if not any(link.startswith(url) for link in parser.links)]
+    return problems if chapters else [f"{root}: no executed chapters under {CHAPTERS}"]
+
+
 if __name__ == "__main__":
     root = Path(sys.argv[1])
     problems = broken_links(root) + external_resources(root)
+    if "--repository" in sys.argv:
+        problems += missing_buttons(root, sys.argv[sys.argv.index("--repository") + 1])
     for problem in problems:
         print(problem, file=sys.stderr)
     print(f"{len(pages(root))} pages checked, {len(problems)} broken local links or external resources")
