@@ -289,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as error:  # a wrong path or setting: the message, no traceback
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # Ctrl-C: one line, the shell's exit code for SIGINT, no traceback
-        print(f"\ninterrupted: fcn-sneakers {args.command} stopped", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:  # Ctrl-C: one line, the shell's exit code for SIGINT
+        detail = f"; {interrupt}" if str(interrupt) else ""
+        print(f"\ninterrupted: fcn-sneakers {args.command} stopped{detail}", file=sys.stderr)
         return 130

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -271,10 +270,10 @@ def _train_locked(profile: Profile, stage_name: str, init: str | os.PathLike | N
     except KeyboardInterrupt:
         checkpoint(run, writer, amp)
         writer.wait()
-        if world.is_main:
-            print(f"\ninterrupted: saved step {run.step} to {run.path}; continue with resume=True (--resume)",
-                  file=sys.stderr)
-        raise
+        # The message travels with the interrupt: the command line prints it as its one line, a
+        # notebook shows it under the cell.
+        raise KeyboardInterrupt(f"saved step {run.step} to {run.path}; continue with resume=True "
+                                "(--resume)") from None
     finally:
         bar.close()
         writer.wait()  # the last checkpoint is on disk before anyone reads it

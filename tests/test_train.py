@@ -123,7 +123,7 @@ def test_an_interrupted_run_resumes_to_the_same_weights(artifacts, monkeypatch):
         return original(logits, masks, reduction, pixels)
 
     monkeypatch.setattr(train, "segmentation_loss", interrupt_at_fifth_step)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt, match=r"saved step 4 to .*fcn32s_white\.pt; continue with"):
         train.train_stage(profile, "fcn32s_white", progress=False)
     monkeypatch.setattr(train, "segmentation_loss", original)
     saved = checkpoints.load_checkpoint(checkpoints.checkpoint_path(profile, "fcn32s_white"))
