@@ -56,8 +56,19 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 from IPython.display import Code, Markdown
+from myst_nb import glue
 
-from fcn_lib import checkpoints, inference, models, optim, paths, stages, train, viz
+from fcn_lib import (
+    checkpoints,
+    geometry,
+    inference,
+    models,
+    optim,
+    paths,
+    stages,
+    train,
+    viz,
+)
 from fcn_lib.config import from_notebook, seed_everything
 
 config = from_notebook(globals())
@@ -92,8 +103,11 @@ print(
 # %% [markdown]
 # ## Feature maps and the stride of 32
 #
-# Five 2×2 poolings halve the resolution five times: every score of the last layer summarises a 32×32
-# block of pixels. The table follows a 224×224 photo through both layouts. The `caffe` layout is the
+# Five 2×2 poolings halve the resolution five times, so the last layers' scores come on a grid with one
+# cell per 32×32 block of pixels: the *stride* is 32. What a score *sees* is another matter, its
+# *receptive field*: every 3×3 convolution widens the window by two of its layer's steps, every
+# pooling by one, and fc6's 7×7 kernel by six steps of 32 pixels (`fcn_lib.geometry`). The table
+# follows a 224×224 photo through both layouts, with each stage's stride and receptive field. The `caffe` layout is the
 # reference implementation's: it pads the first convolution by 100 pixels (so that any input, however
 # small, survives the 7×7 fc6) and crops the result back; the `aligned` layout pads the input only to a
 # multiple of 32 and keeps every map at exactly 1/2, 1/4, ..., 1/32 of the input, which is 2–3 times
@@ -123,12 +137,35 @@ def feature_shapes(layout):
 
 
 aligned, caffe = feature_shapes("aligned"), feature_shapes("caffe")
+fields = geometry.receptive_fields(models.VGG16Trunk(width=1 / 16))
+glue("field_fc7", f"{fields['fc7'][1]}", display=False)
+glue("field_pool5", f"{fields['pool5'][1]}", display=False)
+
+
+def geometry_columns(name):
+    stride, field = fields.get(name, ("", ""))
+    return f"{stride} | {field}"
+
+
 Markdown(
-    "| layer | aligned | caffe |\n|---|---|---|\n"
-    + "\n".join(f"| {name} | {aligned[name]} | {caffe[name]} |" for name in aligned)
+    "| layer | aligned | caffe | stride | receptive field (px) |\n|---|---|---|---|---|\n"
+    + "\n".join(
+        f"| {name} | {aligned[name]} | {caffe[name]} | {geometry_columns(name)} |"
+        for name in aligned
+    )
 )
 
 # %% [markdown]
+# So an fc7 score is one of a coarse grid, yet it is computed from a window of
+# {glue:text}`field_fc7` pixels a side, wider than the photo itself: FCN-32s knows *what* is in the
+# picture, and it is mostly the coarse grid that makes its outlines coarse.
+#
+# Two details of the aligned layout matter. fc6 is VGG-16's first fully connected layer, reshaped into a
+# 7×7 convolution; padded by 3, it keeps pool5's 7×7 map at 7×7. Only the centre score sees the whole
+# map as the fully connected layer did; the others see part of it and zeros beyond the edge. And
+# FCN-32s upsamples its scores in three steps, ×2, ×2 and ×8 (the chain FCN-16s and FCN-8s add their
+# skips into), not with one ×32 kernel as the reference's FCN-32s does.
+#
 # In the aligned layout the score map of a 224-pixel photo is 7×7: 49 answers for 50,176 pixels.
 #
 # ## Upsampling with a bilinear transposed convolution
@@ -212,8 +249,14 @@ Markdown(
     f"A batch of 15 photos of 224×224 has {pixels:,} pixels.\n\n"
     "| summed-loss lr | the same step as a mean-loss lr |\n|---|---|\n"
     + "\n".join(rows)
-    + f"\n\nThis profile's `{config.loss_reduction}` learning rate {config.schedules['fcn32s'].lr:g} is a summed-loss "
-    f"learning rate of {ours_sum:.2e}."
+    + f"\n\nWith SGD, this profile's `{config.loss_reduction}` learning rate "
+    f"{config.schedules['fcn32s'].lr:g} would be a summed-loss learning rate of {ours_sum:.2e}. "
+    f"The profile trains with `{config.optimizer}`"
+    + (
+        ", whose steps do not depend on the loss's scale: for it the conversion does not apply."
+        if config.optimizer == "adam"
+        else "."
+    )
 )
 
 # %% [markdown]
@@ -243,7 +286,7 @@ plt.show()
 #
 # Six validation photos, the same ones in the next two notebooks, so the stages can be compared. The
 # pink tint marks what the network calls background. Stride 32 shows: the outlines are soft blobs,
-# because every score covers a 32×32 block of pixels.
+# because the scores come one per 32×32 block and the bilinear upsampling only blends neighbours.
 
 # %% mystnb={"figure": {"caption": "FCN-32s on validation photos, with the IoU of each prediction.", "name": "fig-fcn32s-predictions"}}
 images, truths = stages.validation_examples(config)
@@ -265,7 +308,8 @@ plt.show()
 # ## Exercises
 #
 # 1. Train with `layout = "caffe"` and compare the time per step with the aligned layout.
-# 2. Set `loss_reduction = "sum"` and convert the `fcn32s` stage's `lr` with `equivalent_hyperparameters`. Do you get
-#    the same validation IoU?
+# 2. Train with `optimizer = "sgd"`, then again with `loss_reduction = "sum"` and the `fcn32s` stage's
+#    `lr` converted by `equivalent_hyperparameters`. Do the two runs reach the same validation IoU? Why
+#    would the same conversion make Adam's steps far too small?
 # 3. Make the upsampling learnable (`learnable_upsampling=True` in `fcn_lib.models.FCN32s`). Does it
 #    help at stride 32?

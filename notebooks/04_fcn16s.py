@@ -16,8 +16,9 @@
 # %% [markdown]
 # # FCN-16s: a skip from pool4
 #
-# FCN-32s knows *what* is in the picture but says it only once per 32×32 block, so its outlines are
-# blobs. Earlier layers see finer detail: `pool4` has one feature vector per 16×16 block. FCN-16s scores
+# FCN-32s knows *what* is in the picture, but its scores come on a grid of one per 32×32 block
+# (stride 32), so its outlines are blobs. Earlier layers keep a finer grid: `pool4` has one feature
+# vector per 16×16 block (stride 16), each computed from a smaller window than an fc7 score. FCN-16s scores
 # those features too, with a 1×1 convolution, and *adds* them to the FCN-32s scores after upsampling
 # those by two. The sum is then upsampled to the full image. This is the first of the *skips* that give
 # fully convolutional networks their sharp boundaries.

@@ -77,8 +77,10 @@ networks = {
 #
 # Every stage on the held-out catalogue photos (white backgrounds) and on the validation composites
 # (validation sneakers on validation scenes). The scores are the reference's, from one confusion matrix
-# per set, plus the sneaker IoU and a boundary F-score: the share of outline pixels within two pixels
-# of the true outline, which is where the finer strides earn their keep.
+# per set, plus the sneaker IoU and a boundary F-score: the F1 score (harmonic mean) of outline
+# precision, the share of predicted outline pixels within two pixels of the true outline, and outline
+# recall, the share of true outline pixels within two pixels of the predicted one. Outlines are where
+# the finer strides earn their keep.
 
 # %%
 _, white_val = stages.white_datasets(config)
