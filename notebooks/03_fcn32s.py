@@ -158,7 +158,7 @@ Markdown(
 # %% [markdown]
 # So an fc7 score is one of a coarse grid, yet it is computed from a window of
 # {glue:text}`field_fc7` pixels a side, wider than the photo itself: FCN-32s knows *what* is in the
-# picture, and it is mostly the coarse grid that makes its outlines coarse.
+# picture, and it is mostly the grid that blurs its outlines.
 #
 # Two details of the aligned layout matter. fc6 is VGG-16's first fully connected layer, reshaped into a
 # 7×7 convolution; padded by 3, it keeps pool5's 7×7 map at 7×7. Only the centre score sees the whole
