@@ -72,14 +72,23 @@ def white_datasets(profile: Profile) -> tuple[data.WhiteBackgroundDataset, data.
             data.WhiteBackgroundDataset(catalog, val_items, size=profile.image_size))
 
 
+def scene_pool(profile: Profile, split: str) -> tuple[list[np.ndarray], int]:
+    """The scenes that composites of ``split`` are drawn from, the photographs first, and how many of
+    them are photographs. In training, ``procedural_scenes`` clutter scenes join the photographs,
+    which are repeated so that they keep about half the draws however few they are (the list holds
+    references, not copies). Validation draws on its photographs alone."""
+    photos = data.load_scenes(scenes_for(profile.backgrounds, split, profile.val_fraction),
+                              profile.image_size)
+    if split != "train" or not profile.procedural_scenes:
+        return photos, len(photos)
+    clutter = procedural_scenes(profile.procedural_scenes, 2 * profile.image_size, profile.seed)
+    photos = photos * max(1, len(clutter) // len(photos))
+    return photos + clutter, len(photos)
+
+
 def _composites(profile: Profile, catalog, items, split: str, length: int, seed: int
                 ) -> data.CompositeDataset:
-    scenes = data.load_scenes(scenes_for(profile.backgrounds, split, profile.val_fraction),
-                              profile.image_size)
-    if split == "train" and profile.procedural_scenes:
-        clutter = procedural_scenes(profile.procedural_scenes, 2 * profile.image_size, profile.seed)
-        # Real photos keep half the draws however few they are (the list holds references).
-        scenes = scenes * max(1, len(clutter) // len(scenes)) + clutter
+    scenes, _ = scene_pool(profile, split)
     training = {"restyle": profile.restyle, "distractors": profile.distractors} if split == "train" else {}
     settings = PasteSettings(placement=profile.placement, max_sneakers=profile.max_sneakers, **training)
     return data.CompositeDataset(data.catalog_cutouts(catalog, items), scenes, length, profile.image_size,

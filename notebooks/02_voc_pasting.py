@@ -50,8 +50,9 @@ val_fraction = 0.2
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from myst_nb import glue
 
-from fcn_lib import compose, data, scenes, viz
+from fcn_lib import compose, data, scenes, stages, viz
 from fcn_lib.catalog import load_catalog, prepare_catalog
 from fcn_lib.config import from_notebook, seed_everything
 
@@ -86,6 +87,36 @@ viz.grid(
     columns=6,
 )
 plt.show()
+
+# %% [markdown]
+# ## Procedural clutter
+#
+# A handful of photographs is little to learn "not a sneaker" from. Training composites are therefore
+# also drawn on `procedural_scenes` generated clutter scenes (`fcn_lib.scenes.procedural_scene`:
+# shapes, stripes, textures and gradients in random colours), and the photographs are repeated so that
+# they still make about half of all draws. Validation composites use the validation photographs alone,
+# so their score is a score on real scenes, never on clutter.
+
+# %%
+pool, photographs = stages.scene_pool(config, "train")
+glue("clutter_count", f"{len(pool) - photographs:,}", display=False)
+glue("photo_share", f"{photographs / len(pool):.0%}", display=False)
+print(
+    f"training draws on {len(pool):,} scenes: {len(train_scenes)} photographs ({photographs:,} with "
+    f"their repeats, {photographs / len(pool):.0%}) and {len(pool) - photographs:,} clutter scenes; validation on "
+    f"{len(val_scenes)} photographs: {', '.join(s.name for s in val_scenes)}"
+)
+
+# %% mystnb={"figure": {"caption": "Procedural clutter scenes, drawn on in training beside the photographs.", "name": "fig-clutter"}}
+viz.grid(pool[photographs : photographs + 6], columns=6)
+plt.show()
+
+# %% [markdown]
+# In this build the photographs are {glue:text}`photo_share` of the training draws, beside
+# {glue:text}`clutter_count` clutter scenes ({numref}`fig-clutter`). With the embedded scenes the
+# validation photographs are few, and two of them (the motorcycle pair) show one scene, so the
+# scene side of every validation score rests on a handful of pictures: {doc}`06_backgrounds` scores
+# them one by one to show how much each contributes.
 
 # %% [markdown]
 # ## Cut out the sneakers

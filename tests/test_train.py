@@ -4,7 +4,7 @@ import time
 import pytest
 import torch
 
-from fcn_lib import checkpoints, config, distributed, models, optim, paths, stages, train
+from fcn_lib import checkpoints, config, distributed, models, optim, paths, scenes, stages, train
 
 
 @pytest.fixture
@@ -260,3 +260,13 @@ def test_logged_speed_includes_waiting_for_the_device(artifacts, monkeypatch):
     steps_per_window = max(1, profile.schedules["fcn32s"].iterations // 200)
     assert all(entry["images_per_s"] <= steps_per_window * profile.batch_size / wait
                for entry in record["history"]["train"])
+
+
+def test_training_draws_photographs_about_half_the_time_and_validation_never_draws_clutter(cache):
+    profile = _profile(procedural_scenes=60)
+    pool, photographs = stages.scene_pool(profile, "train")
+    assert 0.4 <= photographs / len(pool) <= 0.6 and len(pool) - photographs == 60
+    assert all(scene.shape[0] == 2 * profile.image_size for scene in pool[photographs:])  # the clutter
+    validation, count = stages.scene_pool(profile, "val")
+    photos = scenes.scenes_for(profile.backgrounds, "val", profile.val_fraction)
+    assert count == len(validation) == len(photos)
