@@ -233,17 +233,40 @@ plt.show()
 #
 # `fcn-sneakers segment --checkpoint artifacts/<profile>/fcn8s_background.pt --out DIR PHOTOS...` writes,
 # for every photo of any size, a mask at the photo's own resolution and a cut-out with a transparent
-# background. Here is the same thing in code: segment a scene we have not trained on, cut the sneaker
-# out, and paste it onto another picture.
+# background. Here is the same thing in code, on validation composites the network has not trained
+# on: the best case, a typical one (the median IoU) and the worst, each with its mask, its cut-out and
+# its errors. Then the best cut-out is pasted onto another picture.
 
 # %%
 segmenter = inference.Segmenter(final, config.image_size, device)
-photo = composites[order[-1]][0]  # the best-segmented validation composite
-mask = segmenter.masks([photo])[0]
+cases = {"best": order[-1], "typical": order[len(order) // 2], "worst": order[0]}
+photos = [composites[i][0] for i in cases.values()]
+found = segmenter.masks(photos)
+rows, cols = np.indices(photos[0].shape[:2]) // 8
+checker = ((rows + cols) % 2 * 60 + 160)[..., None].repeat(3, -1)
+tiles, titles = [], []
+for (case, i), photo, mask in zip(cases.items(), photos, found, strict=True):
+    truth = composites[i][1]
+    tiles += [
+        photo,
+        mask,
+        np.where(mask[..., None], photo, checker).astype(np.uint8),
+        viz.error_map(mask, truth),
+    ]
+    iou = metrics.binary_iou(mask, truth)
+    titles += [f"{case}: IoU {iou:.2f}", "mask", "cut-out", "errors"]
+
+# %% mystnb={"figure": {"caption": "The tool on its best, a typical and its worst validation composite: the photo, the network's mask, the cut-out on a transparent background, and the errors (red = extra, blue = missed).", "name": "fig-results-tool"}}
+figure = viz.grid(tiles, titles=titles, columns=4, tile=2.2)
+figure.savefig(figures / "results_tool.png", dpi=100)
+plt.show()
+
+# %%
+mask = found[0]
 if not mask.any():  # an untrained network (the smoke profile) finds nothing to cut out
-    print("the network found no sneaker here; the rest of this demo uses the true mask")
-    mask = composites[order[-1]][1]
-cutout = compose.make_cutout(photo, mask, "found")
+    print("the network found no sneaker here; the paste below uses the true mask")
+    mask = composites[cases["best"]][1]
+cutout = compose.make_cutout(photos[0], mask, "found")
 other = np.asarray(
     data.load_scenes(scenes.scenes_for(config.backgrounds, "val"), 256)[-1]
 )
@@ -257,18 +280,9 @@ sneaker, alpha, _ = compose.styled_sneaker(
     compose.PasteSettings(flip=0.0, jitter=0.0),
 )
 compose.paste(canvas, np.zeros((256, 256), bool), sneaker, alpha, x=70, y=140)
-rows, cols = np.indices(photo.shape[:2]) // 8
-checker = ((rows + cols) % 2 * 60 + 160)[..., None].repeat(3, -1)
-transparent = np.where(mask[..., None], photo, checker).astype(np.uint8)
 
-# %% mystnb={"figure": {"caption": "A photo, the network's mask, the cut-out on a transparent background, and the sneaker pasted onto another picture.", "name": "fig-results-tool"}}
-figure = viz.grid(
-    [photo, mask, transparent, canvas.clip(0, 255).astype(np.uint8)],
-    titles=["photo", "mask", "cut-out", "pasted elsewhere"],
-    columns=4,
-    tile=2.6,
-)
-figure.savefig(figures / "results_tool.png", dpi=100)
+# %% mystnb={"figure": {"caption": "The best case's cut-out, pasted onto another picture.", "name": "fig-results-paste"}}
+figure = viz.grid([canvas.clip(0, 255).astype(np.uint8)], columns=1, tile=3.0)
 plt.show()
 
 # %% [markdown]
