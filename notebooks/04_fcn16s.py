@@ -142,6 +142,12 @@ viz.training_curves({"FCN-32s": record32["history"], "FCN-16s": record["history"
 plt.show()
 
 # %% [markdown]
+# The network starts where FCN-32s stopped, but the training does not quite: every stage builds a fresh
+# optimiser. Adam's running estimates of each weight's gradient and its size start again from zero,
+# so the first steps of a stage are not scaled the way the last steps of the one before were, and the
+# loss curve jumps at the boundary before it settles.
+
+# %% [markdown]
 # ## Predictions
 #
 # The same validation photos as in {doc}`03_fcn32s`. The pool4 skip halves the size of the blocks the
@@ -164,7 +170,7 @@ plt.show()
 #
 # - A skip scores an earlier, finer feature map and adds it to the upsampled coarse scores.
 # - A zero-initialised skip makes the new network start exactly where the old one stopped (aligned
-#   layout), so staged training is a clean continuation.
+#   layout); the optimiser starts afresh, which shows as a jump in the loss at the stage boundary.
 # - FCN-16s draws sharper outlines than FCN-32s; {doc}`05_fcn8s` adds one more skip, from `pool3`.
 #
 # ## Exercises
