@@ -101,8 +101,24 @@ def run_notebook(source: str | os.PathLike, profile: str, out_dir: str | os.Path
     except Exception as error:  # a timeout, a dead kernel: still name the notebook
         _keep_partial(partial, failed)
         raise NotebookFailed(f"{source.name} stopped: {type(error).__name__}: {error}") from error
+    _show_parameters_once(partial)
     partial.replace(target)
     return target
+
+
+def _show_parameters_once(path: Path) -> None:
+    """papermill adds the values it injects as a cell after the notebook's own ``parameters`` cell;
+    the book shows only the injected one, the values this run actually used."""
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    tags = [cell.metadata.get("tags", []) for cell in notebook.cells]
+    if not any("injected-parameters" in cell_tags for cell_tags in tags):
+        return
+    for cell, cell_tags in zip(notebook.cells, tags, strict=True):
+        if "parameters" in cell_tags and "remove-cell" not in cell_tags:
+            cell.metadata["tags"] = [*cell_tags, "remove-cell"]
+    nbformat.write(notebook, path)
 
 
 def record_time(out_dir: str | os.PathLike, source: str | os.PathLike, seconds: float) -> str:

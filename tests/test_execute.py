@@ -57,6 +57,9 @@ def test_runner_injects_only_declared_parameters(tmp_path):
     injected = next(c for c in notebook.cells if "injected-parameters" in c.metadata.get("tags", []))
     assert "seed = 5" in injected.source and "image_size" not in injected.source
     assert "seed is 5" in notebook.cells[-1].outputs[0]["text"]
+    defaults = next(c for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
+    assert "remove-cell" in defaults.metadata["tags"]  # the book shows the values once, as used
+    assert "remove-cell" not in injected.metadata["tags"]
 
 
 def test_a_failing_cell_is_named_and_no_finished_notebook_is_left(tmp_path):
