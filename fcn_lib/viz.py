@@ -42,14 +42,18 @@ def grid(images, titles=None, columns: int = 6, tile: float = 1.9, suptitle: str
     return figure
 
 
-def training_curves(histories: dict[str, dict], metric: str = "sneaker_iou", sequential: bool = True):
+def training_curves(histories: dict[str, dict], metric: str = "sneaker_iou", sequential: bool = True,
+                    axes=None, offset: int = 0):
     """Training loss and a validation score against step, one line per run; returns the figure.
 
-    ``sequential``: each run's steps continue from the previous run's, so staged training reads as one
-    run; otherwise all runs start at step 0, for comparing runs side by side.
+    ``sequential``: each run's steps continue from the previous run's (starting at ``offset``), so
+    staged training reads as one run; otherwise all runs start at step 0, for comparing runs side by
+    side. ``axes``: a (loss, score) pair to draw on, e.g. one row of a larger figure.
     """
-    figure, (loss_axis, score_axis) = plt.subplots(1, 2, figsize=(10, 3.4))
-    offset = 0
+    if axes is None:
+        figure, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    loss_axis, score_axis = axes
+    figure = loss_axis.figure
     for name, history in histories.items():
         steps = [offset + row["step"] for row in history["train"]]
         loss_axis.plot(steps, [row["loss"] for row in history["train"]], label=name)

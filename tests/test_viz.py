@@ -28,3 +28,20 @@ def test_grid_lays_out_every_image_with_its_title():
                       columns=3)
     shown = [axis for axis in figure.axes if axis.images]
     assert len(figure.axes) == 6 and [a.get_title() for a in shown] == list("abcd")
+
+
+def _history(steps):
+    return {"train": [{"step": s, "loss": 1.0 / s} for s in steps],
+            "val": [{"step": steps[-1], "sneaker_iou": 0.5}]}
+
+
+def test_staged_curves_continue_each_others_steps_and_can_share_a_larger_figure():
+    import matplotlib.pyplot as plt
+
+    figure = viz.training_curves({"a": _history([1, 2, 3]), "b": _history([1, 2])})
+    loss_axis = figure.axes[0]
+    assert [list(line.get_xdata()) for line in loss_axis.lines] == [[1, 2, 3], [4, 5]]
+    big, axes = plt.subplots(2, 2)
+    assert viz.training_curves({"c": _history([1, 2])}, axes=axes[1], offset=10) is big
+    assert list(axes[1][0].lines[0].get_xdata()) == [11, 12] and not axes[0][0].lines
+    plt.close("all")
