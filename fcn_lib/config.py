@@ -55,7 +55,7 @@ class Profile:
     seed: int = 0
     # The embedded catalogue (fcn_lib.synth) or a folder of real product photos on white.
     sneakers: str = "embedded"
-    catalog_count: int = 400
+    catalog_count: int = 1000
     # Catalogue photos are kept at the seed's 224 px; training resizes them to image_size.
     catalog_size: int = 224
     # Background scenes: the photos shipped in installed wheels, a VOCdevkit, or a folder of photos.

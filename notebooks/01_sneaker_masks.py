@@ -31,14 +31,14 @@
 # | profile | catalogue | time on 2 CPU cores |
 # |---|---|---|
 # | `smoke` | 24 sneakers | seconds |
-# | `cpu` | 400 sneakers | about half a minute |
+# | `cpu` | 1,000 sneakers | see {doc}`../setup` |
 # | `full` | UT-Zappos50K's sneaker photos, masked here | minutes |
 
 # %% tags=["parameters"]
 profile = "cpu"
 seed = 0
 sneakers = "embedded"
-catalog_count = 400
+catalog_count = 1000
 catalog_size = 224
 mask_method = "robust"
 

@@ -39,7 +39,7 @@
 profile = "cpu"
 seed = 0
 sneakers = "embedded"
-catalog_count = 400
+catalog_count = 1000
 catalog_size = 224
 mask_method = "robust"
 backgrounds = "embedded"
