@@ -31,6 +31,12 @@ class _Links(HTMLParser):
             self.loaded.append(attrs["href"])
 
 
+def _read(page: Path) -> _Links:
+    parser = _Links()
+    parser.feed(page.read_text(encoding="utf-8"))
+    return parser
+
+
 def pages(root: Path) -> list[Path]:
     """The book's pages (the theme's template snippets under ``_static`` are not pages)."""
     return sorted(p for p in root.rglob("*.html") if "_static" not in p.relative_to(root).parts)
@@ -40,9 +46,7 @@ def broken_links(root: Path) -> list[str]:
     """``page: link`` for every local link that does not resolve to a file under ``root``."""
     problems = []
     for page in pages(root):
-        parser = _Links()
-        parser.feed(page.read_text(encoding="utf-8"))
-        for link in parser.links:
+        for link in _read(page).links:
             parts = urlsplit(link)
             if parts.scheme or parts.netloc or link.startswith(("#", "mailto:", "data:", "javascript:")):
                 continue
@@ -59,9 +63,7 @@ def external_resources(root: Path) -> list[str]:
     """``page: URL`` for every script or stylesheet a page loads from another host."""
     problems = []
     for page in pages(root):
-        parser = _Links()
-        parser.feed(page.read_text(encoding="utf-8"))
-        for link in parser.loaded:
+        for link in _read(page).loaded:
             if urlsplit(link).scheme or link.startswith("//"):
                 problems.append(f"{page.relative_to(root)}: loads {link} from the internet")
     return problems
@@ -75,8 +77,7 @@ def missing_buttons(root: Path, repository: str) -> list[str]:
     problems = []
     chapters = sorted((root / CHAPTERS).glob("*.html"))
     for page in chapters:
-        parser = _Links()
-        parser.feed(page.read_text(encoding="utf-8"))
+        parser = _read(page)
         docname = f"{CHAPTERS}{page.stem}"
         wanted = [repository, f"{repository}/issues/new?", *launch_urls(repository, docname).values()]
         problems += [f"{page.relative_to(root)}: no link to {url}" for url in wanted
