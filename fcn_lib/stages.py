@@ -39,6 +39,10 @@ STAGES = {
     "fcn8s_background": Stage("fcn8s_background", "fcn8s", "scenes", "fcn8s_white", "scenes"),
     # The control: the same network and budget on scenes, from the backbone instead of the white stages.
     "fcn8s_background_scratch": Stage("fcn8s_background_scratch", "fcn8s", "control", None, "scenes"),
+    # The skips' controls: the coarser network trained on for the steps the finer one gets, so that a
+    # skip's gain is not mistaken for the gain of training longer.
+    "fcn32s_white_longer": Stage("fcn32s_white_longer", "fcn32s", "fcn16s", "fcn32s_white"),
+    "fcn16s_white_longer": Stage("fcn16s_white_longer", "fcn16s", "fcn8s", "fcn16s_white"),
 }
 
 

@@ -61,6 +61,7 @@ from myst_nb import glue
 from fcn_lib import (
     acceleration,
     checkpoints,
+    compare,
     data,
     inference,
     metrics,
@@ -136,45 +137,25 @@ print(
 # %% [markdown]
 # One validation is a noisy measure: at this learning rate a run's score moves by a few hundredths
 # from one validation to the next, so a comparison at a single step can come out either way. Both runs
-# are validated at the same steps on the same composites, so the comparison uses every pair: the gap
-# between the runs at each shared validation, its mean, and the mean's standard error. Neighbouring
-# validations of one run are not independent, so the standard error is, if anything, too small; a
-# difference is counted only when it exceeds twice that.
+# are validated at the same steps on the same composites, so `fcn_lib.compare` uses every pair: the
+# gap between the runs at each shared validation, its mean, and the mean's standard error. A
+# difference counts only when it exceeds twice that.
 
 # %%
 at = scratch["step"]
-
-
-def curve(record):
-    """Validation sneaker IoU by step, up to the control's last step."""
-    return {
-        row["step"]: row["sneaker_iou"]
-        for row in record["history"]["val"]
-        if row["step"] <= at
-    }
-
-
-white_curve, scratch_curve = curve(background), curve(scratch)
-shared = sorted(set(white_curve) & set(scratch_curve))
-gaps = np.array([white_curve[step] - scratch_curve[step] for step in shared])
-margin, noise = gaps.mean(), gaps.std(ddof=1) / np.sqrt(len(gaps))
-leads = int((gaps > 0).sum())
+gap = compare.paired_gap(background["history"], scratch["history"], up_to=at)
 glue("compare_step", f"{at:,}", display=False)
-glue("iou_white_at", f"{white_curve[at]:.3f}", display=False)
-glue("iou_scratch_at", f"{scratch_curve[at]:.3f}", display=False)
-glue("compare_margin", f"{margin:+.3f}", display=False)
-glue("compare_noise", f"{noise:.3f}", display=False)
-verdict = (
-    "more than twice its standard error: starting from the white-background weights helps"
-    if margin > 2 * noise
-    else "less than twice its standard error: on this budget the comparison does not tell them apart"
-    if abs(margin) <= 2 * noise
-    else "more than twice its standard error, in favour of the backbone: the white-background weights hurt"
-)
+glue("compare_margin", f"{gap.mean:+.3f}", display=False)
+glue("compare_noise", f"{gap.standard_error:.3f}", display=False)
+verdict = {
+    1: "more than twice its standard error: starting from the white-background weights helps",
+    0: "less than twice its standard error: on this budget the comparison does not tell them apart",
+    -1: "more than twice its standard error, in favour of the backbone: the white-background weights hurt",
+}[gap.decided()]
 Markdown(
-    f"At {len(shared)} shared validations (steps {shared[0]:,} to {at:,}) the run from the white FCN-8s "
-    f"is ahead {leads} times. The mean gap is **{margin:+.3f}** (standard error {noise:.3f}), "
-    f"{verdict}. At step {at:,} alone: {white_curve[at]:.3f} against {scratch_curve[at]:.3f}."
+    f"At {len(gap.steps)} shared validations (steps {gap.steps[0]:,} to {gap.steps[-1]:,}) the run from "
+    f"the white FCN-8s is ahead {gap.leads} times. The mean gap is **{gap.mean:+.3f}** (standard error "
+    f"{gap.standard_error:.3f}), {verdict}. At step {gap.steps[-1]:,} alone the gap is {gap.gaps[-1]:+.3f}."
 )
 
 # %% mystnb={"figure": {"caption": "Training on composites from the white-background weights and, for its first steps, from the backbone.", "name": "fig-background-comparison"}}

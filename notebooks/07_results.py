@@ -396,3 +396,12 @@ Markdown(":::{admonition} How these results were made\n" + "\n".join(lines) + "\
 #   it is much weaker, as the real-photo section shows wherever real photographs are at hand.
 #
 # The {doc}`../gallery` collects the figures of this notebook.
+#
+# ## Exercises
+#
+# 1. Photograph a sneaker of your own, on a plain floor and on a busy one, and run
+#    `fcn-sneakers segment` on both. Which of the failure kinds of {doc}`06_backgrounds` do you see?
+# 2. Score the final network with `fcn-sneakers evaluate` on a few photos you mask by hand (any
+#    0/255, 0/1 or RGB mask). How far is it from the validation composites' score, and why?
+# 3. Change one setting that should not matter to a sneaker detector (say `restyle = 0` in
+#    {doc}`06_backgrounds`), rerun both chapters, and compare this notebook's tables before and after.
