@@ -296,8 +296,9 @@ print(
 )
 
 # %% [markdown]
-# Compositing is cheap: `python -m benchmarks composite --size 224` measures several hundred composites per
-# second on one CPU core, so a handful of loader workers keeps even a fast GPU fed.
+# How fast compositing is, and whether the loader workers keep a GPU fed, is measured beside the
+# package rather than here (`python -m benchmarks composite --size 224`; {doc}`../gpu` has the GPU
+# machine's figures).
 #
 # ## Summary
 #
