@@ -327,10 +327,10 @@ else:
 #
 # :::{admonition} What mattered for real photographs
 # Measured on the real-photo sets' `tune` half while the recipe was chosen ({doc}`../tuning` has the
-# log): a catalogue rendered with parts, materials and light rather than flat polygons, and 1,000 of
-# those sneakers rather than 400; keeping half of every scene-stage batch on white, which stopped the
-# network from forgetting real shots on white; and sneakers restyled in the scene's texture beside
-# pasted objects that are not sneakers. A lower
+# log): a catalogue rendered with parts, materials and light rather than flat polygons (and 1,000 of
+# those sneakers rather than 400, a gain that was smaller on the test half); keeping half of every
+# scene-stage batch on white, which stopped the network from forgetting real shots on white; and
+# sneakers restyled in the scene's texture beside pasted objects that are not sneakers. A lower
 # learning rate, stronger colour jitter and colours matched to the real shots' statistics did not
 # help. Real scenes in training (instead of the wheels' photos and procedural clutter) helped a little;
 # real product photos, a lot: that gap is what the rendered catalogue still lacks.
