@@ -144,7 +144,7 @@ def _segment(args) -> int:
                 for photo, mask in zip(photos, segmenter.masks([p.rgb for p in photos]), strict=True):
                     write_result(write_mask, out / f"{stems[photo.path]}.png", mask)
                     write_result(write_png, out / f"{stems[photo.path]}.cutout.png",
-                           np.dstack([photo.rgb, mask.astype(np.uint8) * 255]))
+                                 np.dstack([photo.rgb, mask.astype(np.uint8) * 255]))
                     written += 1
             except WriteFailed as error:
                 print(f"error: {error}; the {written} images segmented before it are complete in {out}",
