@@ -35,6 +35,12 @@ class Gap:
         """How many of the shared validations the first run is ahead at."""
         return int((self.gaps > 0).sum())
 
+    def describe(self, first: str, second: str) -> str:
+        """The comparison in words, as a chapter prints it: "A is ahead of B, by …"."""
+        verdict = {1: "ahead of", 0: "not distinguishable from", -1: "behind"}[self.decided()]
+        return (f"{first} is {verdict} {second}, by {self.mean:+.3f} on average over {len(self.steps)} "
+                f"shared validations (standard error {self.standard_error:.3f}; ahead at {self.leads})")
+
     def decided(self) -> int:
         """+1: the first run is better, -1: the second is, 0: the gap is within twice its standard error."""
         if abs(self.mean) <= 2 * self.standard_error:

@@ -51,7 +51,7 @@ def training_curves(histories: dict[str, dict], metric: str = "sneaker_iou", seq
     side. ``axes``: a (loss, score) pair to draw on, e.g. one row of a larger figure.
     """
     if axes is None:
-        figure, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+        _, axes = plt.subplots(1, 2, figsize=(10, 3.4))
     loss_axis, score_axis = axes
     figure = loss_axis.figure
     for name, history in histories.items():

@@ -169,16 +169,11 @@ plt.show()
 
 # %%
 longer = checkpoints.load_checkpoint(train.train_stage(config, "fcn32s_white_longer"))
-verdicts = {1: "ahead of", 0: "not distinguishable from", -1: "behind"}
 lines = []
 for metric, label in [("sneaker_iou", "sneaker IoU"), ("boundary_f", "boundary F")]:
     gap = compare.paired_gap(record["history"], longer["history"], metric)
     glue(f"skip_gain_{metric}", f"{gap.mean:+.3f}", display=False)
-    lines.append(
-        f"- {label}: FCN-16s is {verdicts[gap.decided()]} FCN-32s trained on, by "
-        f"{gap.mean:+.3f} on average over {len(gap.steps)} shared validations (standard error "
-        f"{gap.standard_error:.3f}; ahead at {gap.leads})"
-    )
+    lines.append(f"- {label}: " + gap.describe("FCN-16s", "FCN-32s trained on"))
 Markdown("\n".join(lines))
 
 # %% [markdown]

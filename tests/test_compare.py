@@ -25,3 +25,9 @@ def test_only_shared_steps_up_to_the_limit_are_paired():
 
 def test_one_shared_validation_decides_nothing():
     assert paired_gap(_history([0.9]), _history([0.1])).decided() == 0
+
+
+def test_the_description_states_the_verdict_the_gap_and_its_noise():
+    gap = paired_gap(_history([0.50, 0.55, 0.60, 0.62]), _history([0.45, 0.50, 0.56, 0.57]))
+    assert gap.describe("A", "B") == ("A is ahead of B, by +0.048 on average over 4 shared validations "
+                                      "(standard error 0.003; ahead at 4)")
