@@ -26,6 +26,8 @@
 # how a few classical image-processing steps (a fitted backdrop, a flood fill from the border and a
 # sub-pixel outline decision) make it reliable.
 #
+# **You should know:** NumPy arrays and images as arrays of pixels; no deep learning yet.
+#
 # **Prerequisites:** none; this is the first notebook. It writes the catalogue that later notebooks use.
 #
 # | profile | catalogue | time on 2 CPU cores |

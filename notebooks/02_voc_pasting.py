@@ -26,6 +26,9 @@
 # **You will learn** the alpha-blended paste, why a hard paste seam and uniform placement are shortcuts a
 # network can exploit, and how the training and validation sets are kept apart.
 #
+# **You should know:** NumPy, and the catalogue of chapter 01; compositing is explained here. No deep
+# learning yet.
+#
 # **Prerequisites:** {doc}`01_sneaker_masks` (it prepares the catalogue; this notebook reuses the cache
 # or makes it).
 #

@@ -27,6 +27,10 @@
 # (stride 32), how a bilinear transposed convolution upsamples, and what the tiny learning rates of the
 # original work mean.
 #
+# **You should know:** convolution, padding, stride and pooling, and how a CNN classifier such as VGG-16
+# is built ({cite:t}`zhang2023d2l`, chapters 7 and 8); a loss minimised by gradient descent. The
+# transposed convolution is introduced here; {cite:t}`dumoulin2016arithmetic` draw its arithmetic.
+#
 # **Prerequisites:** {doc}`01_sneaker_masks` (the catalogue, made on demand if missing).
 #
 # | profile | network and data | time on 2 CPU cores |
@@ -50,18 +54,22 @@ schedules = {"fcn32s": {"iterations": 1000, "lr": 0.001}}
 # file `notebooks/profiles/<profile>.yaml`.
 
 # %%
+import copy
+import dataclasses
 import inspect
 
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
-from IPython.display import Code, Markdown
+from IPython.display import Code, Markdown, display
 from myst_nb import glue
 
 from fcn_lib import (
     checkpoints,
+    data,
     geometry,
     inference,
+    metrics,
     models,
     optim,
     paths,
@@ -197,6 +205,80 @@ viz.grid(
 plt.show()
 
 # %% [markdown]
+# ## Where each score sits: pad 100 and the crop of 19
+#
+# The reference pads `conv1_1` by 100 pixels. Its fc6 is an unpadded 7×7 convolution, so without that
+# padding `pool5` would need 7×7 cells, and a photo of 192 pixels or fewer would get no score at all.
+# With it, any photo passes, but the output comes out larger than the photo and has to be cropped
+# back. By how much follows from where each cell sits.
+#
+# Say cell $j$ of a map is computed from a window centred on input pixel $a j + b$. A layer with
+# kernel $k$, stride $s$ and padding $p$ on that map makes a map whose cells sit at
+# $a' j + b'$ with
+#
+# $$
+# a' = s\,a, \qquad b' = b + a\left(\tfrac{k - 1}{2} - p\right).
+# $$
+#
+# - `conv1_1` ($k = 3$, $p = 100$): $b = 1 - 100 = -99$. The other 3×3 convolutions pad by 1 and
+#   move nothing.
+# - Each 2×2 pooling adds half a cell of its input: at `pool5`, $a = 32$ and
+#   $b = -99 + \tfrac{1}{2}(1 + 2 + 4 + 8 + 16) = -83.5$.
+# - fc6 ($k = 7$, $p = 0$) adds three cells of 32 pixels: $b = -83.5 + 96 = 12.5$.
+# - The upsampling, a transposed convolution with kernel 64 and stride 32, spreads score cell $j$
+#   over output pixels $32 j$ to $32 j + 63$, centred on $32 j + 31.5$. So output pixel $o$ sits over
+#   score cell $(o - 31.5) / 32$, that is over input pixel $o - 31.5 + 12.5 = o - 19$.
+#
+# Output pixel 19 lies over input pixel 0, so the reference crops 19 pixels off the top and the left.
+# `fcn_lib.geometry` does the same arithmetic layer by layer, for both layouts:
+
+# %%
+offsets = {
+    layout: geometry.centres(models.VGG16Trunk(layout=layout, width=1 / 16))
+    for layout in ("caffe", "aligned")
+}
+display(
+    Markdown(
+        "| map | caffe: cell $j$ at | aligned: cell $j$ at |\n|---|---|---|\n"
+        + "\n".join(
+            f"| {name} | "
+            + " | ".join(
+                f"{a:g} j {b:+g}" for a, b in (o[name] for o in offsets.values())
+            )
+            + " |"
+            for name in offsets["caffe"]
+        )
+    )
+)
+crops = {
+    (layout, arch): geometry.crops(models.build(arch, layout=layout, width=1 / 16))
+    for layout in ("caffe", "aligned")
+    for arch in models.ARCHITECTURES
+}
+glue("crop_32s", f"{crops['caffe', 'fcn32s']['final']}", display=False)
+Markdown(
+    "| network | caffe crops | aligned crops |\n|---|---|---|\n"
+    + "\n".join(
+        f"| {arch} | "
+        + " | ".join(
+            ", ".join(
+                f"{where} {cells}" for where, cells in crops[layout, arch].items()
+            )
+            for layout in ("caffe", "aligned")
+        )
+        + " |"
+        for arch in models.ARCHITECTURES
+    )
+)
+
+# %% [markdown]
+# The derived crop of FCN-32s is {glue:text}`crop_32s`, the reference's number; the skips' crops of
+# the next two chapters (5 and 27; 5, 9 and 31) come out of the same rule. In the aligned layout,
+# `conv1_1` pads by 1 and fc6 by 3, so every cell sits at $a j + (a - 1)/2$, the centre of its own
+# $a \times a$ block of pixels. Every crop is then zero: the maps line up cell for cell, and the
+# network never computes the 100-pixel border it would throw away.
+
+# %% [markdown]
 # The whole network, as `fcn_lib.models` defines it (the forward pass of the aligned layout; FCN-32s
 # has no skips, so only the upsampling chain runs):
 
@@ -293,6 +375,109 @@ images, truths = stages.validation_examples(config)
 figure = viz.stage_comparison(images, truths, {"32s": inference.predict(model, images)})
 figure.savefig(figures / "fcn32s_white_predictions.png", dpi=100)
 plt.show()
+
+# %% [markdown]
+# ## One training step, by hand
+#
+# Nothing in the training loop is hidden. For a pixel with scores $z_0$ (background) and $z_1$
+# (sneaker) and true class $y$, the cross-entropy is
+#
+# $$
+# \ell = -\log \frac{e^{z_y}}{e^{z_0} + e^{z_1}} = \log\left(e^{z_0} + e^{z_1}\right) - z_y .
+# $$
+#
+# The reference's loss $L$ sums $\ell$ over all $N \times H \times W$ pixels of a batch; this
+# profile's divides that sum by the number of pixels. Here it is for two of the validation photos
+# above, computed from the network's scores and checked against PyTorch's `cross_entropy`:
+
+# %%
+inputs, targets = data.to_model(images[:2], truths[:2], torch.device("cpu"))
+model.eval()  # no dropout: every pass below computes the same function
+with torch.no_grad():
+    logits = model(inputs)  # N x 2 x H x W scores
+per_pixel = torch.logsumexp(logits, dim=1) - logits.gather(1, targets[:, None])[:, 0]
+print(
+    f"{per_pixel.numel():,} pixels. By hand: summed {per_pixel.sum():.2f}, "
+    f"mean {per_pixel.mean():.5f}. F.cross_entropy: "
+    f"{F.cross_entropy(logits, targets, reduction='sum'):.2f}, "
+    f"{F.cross_entropy(logits, targets):.5f}"
+)
+
+# %% [markdown]
+# Where does that loss come from? The next cell measures how much of it lies within 4 pixels of a
+# true outline, against how much of the image that band covers ({numref}`fig-pixel-loss` shows it).
+
+# %%
+outline = metrics.outlines(truths[:2])
+band = F.max_pool2d(outline[:, None].float(), 9, stride=1, padding=4)[:, 0] > 0
+glue("loss_band_share", f"{per_pixel[band].sum() / per_pixel.sum():.0%}", display=False)
+glue("loss_band_area", f"{band.float().mean():.0%}", display=False)
+
+# %% [markdown]
+# The band along the outlines holds {glue:text}`loss_band_share` of the loss on
+# {glue:text}`loss_band_area` of the pixels. The skips of the next two chapters are meant to sharpen
+# the outline; chapters 04 and 05 measure what they gain there.
+
+# %% mystnb={"figure": {"caption": "Two validation photos, their masks, and the per-pixel cross-entropy of FCN-32s (brighter: larger loss).", "name": "fig-pixel-loss"}}
+viz.grid(
+    [
+        panel
+        for k in range(2)
+        for panel in (
+            images[k].permute(1, 2, 0).numpy(),
+            truths[k].numpy(),
+            per_pixel[k].numpy(),
+        )
+    ],
+    titles=["photo", "mask", "per-pixel loss"] * 2,
+    columns=6,
+    tile=2.0,
+)
+plt.show()
+
+# %% [markdown]
+# One step of SGD then moves every trained weight $w$ by $-\eta\,(\partial L / \partial w + \lambda w)$,
+# with $\eta$ the learning rate and $\lambda$ the weight decay, and every bias by
+# $-2\eta\,\partial L / \partial b$ (the reference's biases learn twice as fast and do not decay).
+# On a first step the momentum has nothing to carry yet. The cell takes that step by hand on one
+# copy of the network and with `fcn_lib.train.training_step` on another, and compares the weights:
+
+# %%
+schedule = dataclasses.replace(
+    stages.schedule_for(config, stages.stage_named("fcn32s_white")), optimizer="sgd"
+)
+by_package, by_hand = copy.deepcopy(model), copy.deepcopy(model)
+train.training_step(
+    by_package,
+    optim.make_optimizer(by_package, schedule),
+    inputs,
+    targets,
+    schedule.lr,
+    train.StepSettings(reduction=config.loss_reduction),
+)
+
+trained = [(name, p) for name, p in by_hand.named_parameters() if p.requires_grad]
+logits = by_hand(inputs)
+per_pixel = torch.logsumexp(logits, dim=1) - logits.gather(1, targets[:, None])[:, 0]
+loss = per_pixel.sum() if config.loss_reduction == "sum" else per_pixel.mean()
+gradients = torch.autograd.grad(loss, [p for _, p in trained])
+with torch.no_grad():
+    for (name, p), g in zip(trained, gradients, strict=True):
+        if name.endswith("bias"):
+            p -= 2 * schedule.lr * g
+        else:
+            p -= schedule.lr * (g + schedule.weight_decay * p)
+
+pairs = list(
+    zip(by_hand.parameters(), by_package.parameters(), model.parameters(), strict=True)
+)
+step = max((hand - before).abs().max().item() for hand, _, before in pairs)
+disagreement = max((hand - package).abs().max().item() for hand, package, _ in pairs)
+print(
+    f"largest change of a weight in the step {step:.2e}; "
+    f"by hand against fcn_lib.train {disagreement:.1e}"
+)
+assert disagreement < 1e-3 * step
 
 # %% [markdown]
 # ## Summary

@@ -26,6 +26,13 @@
 # Training is staged, as in the original work: FCN-16s starts from the trained FCN-32s, with the new
 # skip initialised to zero, so at the first step it is exactly the network that was already trained.
 #
+# **You will learn** how a skip adds stride-16 scores into the upsampled stride-32 ones, why a
+# zero-initialised skip makes FCN-16s start as exactly the trained FCN-32s, and how to tell a skip's
+# gain from the gain of simply training longer.
+#
+# **You should know:** chapter 03: the score map, its stride and receptive field, and bilinear
+# upsampling.
+#
 # **Prerequisites:** {doc}`03_fcn32s` (its checkpoint).
 #
 # | profile | training | time on 2 CPU cores |

@@ -21,6 +21,11 @@
 # the full image. Like FCN-16s it starts from its predecessor with the new skip at zero. This is the
 # network the original work transferred to real scenes and fine-tuned there.
 #
+# **You will learn** how a second skip joins the same upsampling chain, and what it adds at the outline,
+# measured against FCN-16s trained on for the same steps.
+#
+# **You should know:** chapter 04's skip from `pool4`; this chapter adds one more the same way.
+#
 # **Prerequisites:** {doc}`04_fcn16s` (its checkpoint).
 #
 # | profile | training | time on 2 CPU cores |

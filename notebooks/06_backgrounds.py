@@ -23,6 +23,13 @@
 # comparison (the same network, data and steps, starting either from the white-background weights or
 # from the backbone alone), and then asks the question that matters: does it find *real* sneakers?
 #
+# **You will learn** how to fine-tune a network on composites without it forgetting white backgrounds,
+# how to test a claim with a controlled comparison, and how far a network trained on rendered sneakers
+# carries to real photographs.
+#
+# **You should know:** fine-tuning a trained network on new data ({cite:t}`zhang2023d2l`, section 14.2),
+# and chapter 02's composites.
+#
 # **Prerequisites:** {doc}`05_fcn8s` (its checkpoint) and {doc}`02_voc_pasting` (the compositing).
 #
 # | profile | training | time on 2 CPU cores |

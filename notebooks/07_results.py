@@ -21,6 +21,11 @@
 # worst cases, and all training curves. Then it uses the final network as the tool it was meant to be:
 # find the sneaker in a photo, cut it out, and paste it onto another picture.
 #
+# **You will learn** what each segmentation score measures (and how to compute them by hand), where the
+# network fails, and how to use it as a tool.
+#
+# **You should know:** precision and recall; every score used here is defined in the chapter.
+#
 # **Prerequisites:** {doc}`03_fcn32s` to {doc}`06_backgrounds` (their checkpoints).
 #
 # | profile | evaluation | time on 2 CPU cores |
@@ -169,6 +174,41 @@ for key, value in {
 # table's "nothing" rows) scores {glue:text}`floor_accuracy_white` on white backgrounds and a sneaker IoU
 # of zero. The sneaker IoU and the boundary F-score are the numbers to read.
 #
+# ### The scores by hand
+#
+# Nothing in these formulas needs a library. Below, FCN-8s's masks on the white validation photos are
+# counted into the four cells of the confusion matrix with plain NumPy, and the formulas are evaluated
+# on them; the last line checks that they give the table's numbers.
+
+# %%
+predicted = inference.predict_dataset(
+    networks["FCN-8s"], white_val, 2 * config.batch_size
+)
+truth = np.stack([white_val[i][1].numpy() for i in range(len(white_val))]).astype(bool)
+n = np.array(
+    [
+        [np.sum(~truth & ~predicted), np.sum(~truth & predicted)],  # true background
+        [np.sum(truth & ~predicted), np.sum(truth & predicted)],  # true sneaker
+    ],
+    dtype=np.float64,
+)
+t = n.sum(1)  # pixels of each true class
+iu = np.diag(n) / (t + n.sum(0) - np.diag(n))
+by_hand = {
+    "pixel_accuracy": np.trace(n) / t.sum(),
+    "mean_accuracy": np.mean(np.diag(n) / t),
+    "mean_iu": iu.mean(),
+    "frequency_weighted_iu": (t * iu).sum() / t.sum(),
+    "sneaker_iou": iu[1],
+}
+print("confusion matrix (rows: true background, sneaker; columns: predicted):")
+print(n.astype(int))
+package = scores["FCN-8s", "white"]
+for name, value in by_hand.items():
+    print(f"{name:22s} by hand {value:.4f}   fcn_lib.metrics {package[name]:.4f}")
+assert all(abs(value - package[name]) < 1e-9 for name, value in by_hand.items())
+
+# %% [markdown]
 # On white backgrounds the sneaker IoU rises from {glue:text}`iou_white_32s` (FCN-32s) to
 # {glue:text}`iou_white_8s` (FCN-8s), and the boundary F-score orders the strides as the skips promise:
 # {glue:text}`bf_white_32s` for 32s, {glue:text}`bf_white_16s` for 16s, {glue:text}`bf_white_8s` for 8s.

@@ -28,3 +28,25 @@ def test_the_field_is_the_window_a_central_score_actually_depends_on(layout):
     rows = torch.nonzero(image.grad[0].abs().sum(0).sum(1)).flatten()
     _, field = geometry.receptive_fields(trunk)["pool4"]
     assert rows.max() - rows.min() + 1 == field
+    stride, offset = geometry.centres(trunk)["pool4"]
+    assert (rows.max() + rows.min()).item() / 2 == stride * centre + offset
+
+
+@pytest.mark.parametrize("arch", models.ARCHITECTURES)
+def test_the_reference_crops_follow_from_the_layers_and_the_aligned_layout_needs_none(arch):
+    caffe = geometry.crops(models.build(arch, layout="caffe", width=1 / 32))
+    stride = int(arch[3:-1])
+    expected = {"final": models._CAFFE_CROPS["final"][stride]}
+    skips = {32: (), 16: ("pool4",), 8: ("pool4", "pool3")}[stride]
+    expected |= {name: models._CAFFE_CROPS[name] for name in skips}
+    assert caffe == expected
+    aligned = geometry.crops(models.build(arch, layout="aligned", width=1 / 32))
+    assert aligned.keys() == expected.keys() and set(aligned.values()) == {0}
+
+
+def test_a_crop_must_be_a_whole_number_of_cells_of_one_stride():
+    assert geometry.crop((16.0, -91.5), (16.0, -11.5)) == 5
+    with pytest.raises(ValueError, match="strides"):
+        geometry.crop((16.0, 0.0), (8.0, 0.0))
+    with pytest.raises(ValueError, match="whole"):
+        geometry.crop((16.0, 0.0), (16.0, 8.0))

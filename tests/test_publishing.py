@@ -87,3 +87,14 @@ def test_every_figure_the_prose_points_at_by_number_exists_in_its_notebook():
         text = source.read_text()
         for label in re.findall(r"\{numref\}`([^`]+)`", text):
             assert f'"name": "{label}"' in text, f"{source.name}: no figure named {label}"
+
+
+def test_every_chapter_says_what_it_teaches_and_needs_and_ends_with_a_summary_and_exercises():
+    for source in sorted((ROOT / "notebooks").glob("0*.py")):
+        text = source.read_text()
+        header = text[:text.index("# %% tags=[\"parameters\"]")]
+        for opening in ("**You will learn**", "**You should know:**", "**Prerequisites:**"):
+            assert opening in header, f"{source.name}: no {opening} before its parameters"
+        summary, exercises = text.find("\n# ## Summary\n"), text.find("\n# ## Exercises\n")
+        assert 0 < summary < exercises, f"{source.name}: needs a Summary, then Exercises, at its end"
+        assert "\n# %%" not in text[exercises:], f"{source.name}: code after the exercises"
