@@ -272,8 +272,9 @@ Markdown(
 )
 
 # %% [markdown]
-# The derived crop of FCN-32s is {glue:text}`crop_32s`, the reference's number; the skips' crops of
-# the next two chapters (5 and 27; 5, 9 and 31) come out of the same rule. In the aligned layout,
+# The derived crop of FCN-32s is {glue:text}`crop_32s`, the reference's number, and the crops of the
+# reference's FCN-16s and FCN-8s in the table (where a skip's scores meet the upsampled coarser ones,
+# and at the end) come out of the same rule. In the aligned layout,
 # `conv1_1` pads by 1 and fc6 by 3, so every cell sits at $a j + (a - 1)/2$, the centre of its own
 # $a \times a$ block of pixels. Every crop is then zero: the maps line up cell for cell, and the
 # network never computes the 100-pixel border it would throw away.
