@@ -174,6 +174,15 @@ for key, value in {
 # table's "nothing" rows) scores {glue:text}`floor_accuracy_white` on white backgrounds and a sneaker IoU
 # of zero. The sneaker IoU and the boundary F-score are the numbers to read.
 #
+# On white backgrounds the sneaker IoU rises from {glue:text}`iou_white_32s` (FCN-32s) to
+# {glue:text}`iou_white_8s` (FCN-8s), and the boundary F-score orders the strides as the skips promise:
+# {glue:text}`bf_white_32s` for 32s, {glue:text}`bf_white_16s` for 16s, {glue:text}`bf_white_8s` for 8s.
+# On unseen scenes the white-background FCN-8s reaches a sneaker IoU of
+# {glue:text}`iou_scenes_white8s`; fine-tuned on composites it reaches {glue:text}`iou_scenes_final`.
+# Deciding each composite together with its mirror image, as `fcn-sneakers segment` does, gives
+# {glue:text}`iou_scenes_mirror` (boundary F {glue:text}`bf_scenes_mirror`): a mirrored sneaker is
+# still a sneaker, so the two looks err differently and their average errs less.
+#
 # ### The scores by hand
 #
 # Nothing in these formulas needs a library. Below, FCN-8s's masks on the white validation photos are
@@ -209,15 +218,6 @@ for name, value in by_hand.items():
 assert all(abs(value - package[name]) < 1e-9 for name, value in by_hand.items())
 
 # %% [markdown]
-# On white backgrounds the sneaker IoU rises from {glue:text}`iou_white_32s` (FCN-32s) to
-# {glue:text}`iou_white_8s` (FCN-8s), and the boundary F-score orders the strides as the skips promise:
-# {glue:text}`bf_white_32s` for 32s, {glue:text}`bf_white_16s` for 16s, {glue:text}`bf_white_8s` for 8s.
-# On unseen scenes the white-background FCN-8s reaches a sneaker IoU of
-# {glue:text}`iou_scenes_white8s`; fine-tuned on composites it reaches {glue:text}`iou_scenes_final`.
-# Deciding each composite together with its mirror image, as `fcn-sneakers segment` does, gives
-# {glue:text}`iou_scenes_mirror` (boundary F {glue:text}`bf_scenes_mirror`): a mirrored sneaker is
-# still a sneaker, so the two looks err differently and their average errs less.
-#
 # ## The same photos through every stride
 #
 # The original *Results* section showed input/output pairs. Here they are for the same validation
