@@ -387,7 +387,7 @@ plt.show()
 # \ell = -\log \frac{e^{z_y}}{e^{z_0} + e^{z_1}} = \log\left(e^{z_0} + e^{z_1}\right) - z_y .
 # $$
 #
-# The reference's loss $L$ sums $\ell$ over all $N \times H \times W$ pixels of a batch; this
+# The reference's loss $L$ sums $\ell$ over all $N \times H \times W$ pixels of a batch; the `cpu`
 # profile's divides that sum by the number of pixels. Here it is for two of the validation photos
 # above, computed from the network's scores and checked against PyTorch's `cross_entropy`:
 
