@@ -419,7 +419,7 @@ glue("loss_band_area", f"{band.float().mean():.0%}", display=False)
 # {glue:text}`loss_band_area` of the pixels. The skips of the next two chapters are meant to sharpen
 # the outline; chapters 04 and 05 measure what they gain there.
 
-# %% mystnb={"figure": {"caption": "Two validation photos, their masks, and the per-pixel cross-entropy of FCN-32s (brighter: larger loss).", "name": "fig-pixel-loss"}}
+# %% mystnb={"figure": {"caption": "Two validation photos, their masks, and the per-pixel cross-entropy of FCN-32s (brighter: larger loss; 1 and above are white).", "name": "fig-pixel-loss"}}
 viz.grid(
     [
         panel
@@ -427,10 +427,10 @@ viz.grid(
         for panel in (
             images[k].permute(1, 2, 0).numpy(),
             truths[k].numpy(),
-            per_pixel[k].numpy(),
+            per_pixel[k].clamp(max=1.0).numpy(),
         )
     ],
-    titles=["photo", "mask", "per-pixel loss"] * 2,
+    titles=["photo", "mask", "per-pixel loss, up to 1"] * 2,
     columns=6,
     tile=2.0,
 )
