@@ -187,7 +187,8 @@ for key, value in {
 #
 # Nothing in these formulas needs a library. Below, FCN-8s's masks on the white validation photos are
 # counted into the four cells of the confusion matrix with plain NumPy, and the formulas are evaluated
-# on them; the last line checks that they give the table's numbers.
+# on them. The cell checks them against `fcn_lib.metrics` on the same masks, and prints the table's
+# numbers beside them.
 
 # %%
 predicted = inference.predict_dataset(
@@ -212,9 +213,14 @@ by_hand = {
 }
 print("confusion matrix (rows: true background, sneaker; columns: predicted):")
 print(n.astype(int))
-package = scores["FCN-8s", "white"]
+package = metrics.segmentation_scores(
+    metrics.confusion_matrix(torch.from_numpy(predicted), torch.from_numpy(truth), 2)
+)
 for name, value in by_hand.items():
-    print(f"{name:22s} by hand {value:.4f}   fcn_lib.metrics {package[name]:.4f}")
+    print(
+        f"{name:22s} by hand {value:.4f}   fcn_lib.metrics {package[name]:.4f}"
+        f"   the table {scores['FCN-8s', 'white'][name]:.4f}"
+    )
 assert all(abs(value - package[name]) < 1e-9 for name, value in by_hand.items())
 
 # %% [markdown]
