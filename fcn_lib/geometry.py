@@ -16,6 +16,8 @@ aligned layout every such offset is zero, which is why it needs no crops.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from torch import nn
 
 
@@ -36,19 +38,31 @@ def _moved(centre: tuple[float, float], kernel: int, step: int, pad: int) -> tup
     return stride * step, offset + stride * (-pad + (kernel - 1) / 2)
 
 
+def _windowed_layers(trunk: nn.Module) -> Iterator[tuple[str | None, int, int, int]]:
+    """``(name, kernel, stride, padding)`` of every layer of a :class:`fcn_lib.models.VGG16Trunk` that
+    moves or widens a window, in order; ``name`` is ``pool1`` … ``pool5``, ``fc6`` or ``fc7``, and None
+    for the convolutions between the poolings."""
+    pools = 0
+    for layer in trunk.features:
+        if isinstance(layer, nn.Conv2d | nn.MaxPool2d | nn.AvgPool2d):
+            name = None
+            if not isinstance(layer, nn.Conv2d):
+                pools += 1
+                name = f"pool{pools}"
+            yield name, _size(layer.kernel_size), _size(layer.stride), _size(layer.padding)
+    for name in ("fc6", "fc7"):
+        layer = getattr(trunk, name)
+        yield name, _size(layer.kernel_size), _size(layer.stride), _size(layer.padding)
+
+
 def centres(trunk: nn.Module) -> dict[str, tuple[float, float]]:
     """``{name: (stride, offset)}``: cell ``j`` of ``pool1`` … ``pool5``, ``fc6`` and ``fc7`` is centred
     on input pixel ``stride * j + offset`` (pixel ``i`` spans ``i - 0.5`` to ``i + 0.5``)."""
     centre, found = (1.0, 0.0), {}
-    for layer in trunk.features:
-        if isinstance(layer, nn.Conv2d | nn.MaxPool2d | nn.AvgPool2d):
-            centre = _moved(centre, _size(layer.kernel_size), _size(layer.stride), _size(layer.padding))
-            if not isinstance(layer, nn.Conv2d):
-                found[f"pool{len(found) + 1}"] = centre
-    for name in ("fc6", "fc7"):
-        layer = getattr(trunk, name)
-        centre = _moved(centre, _size(layer.kernel_size), _size(layer.stride), _size(layer.padding))
-        found[name] = centre
+    for name, kernel, step, pad in _windowed_layers(trunk):
+        centre = _moved(centre, kernel, step, pad)
+        if name:
+            found[name] = centre
     return found
 
 
@@ -96,13 +110,8 @@ def receptive_fields(trunk: nn.Module) -> dict[str, tuple[int, int]]:
     """``{name: (stride, receptive field)}`` in input pixels, for ``pool1`` … ``pool5``, ``fc6`` and
     ``fc7`` of a :class:`fcn_lib.models.VGG16Trunk` (padding moves a window, it does not widen it)."""
     stride, field, found = 1, 1, {}
-    for layer in trunk.features:
-        if isinstance(layer, nn.Conv2d | nn.MaxPool2d | nn.AvgPool2d):
-            stride, field = _grow(stride, field, _size(layer.kernel_size), _size(layer.stride))
-            if not isinstance(layer, nn.Conv2d):
-                found[f"pool{len(found) + 1}"] = (stride, field)
-    for name in ("fc6", "fc7"):
-        layer = getattr(trunk, name)
-        stride, field = _grow(stride, field, _size(layer.kernel_size), _size(layer.stride))
-        found[name] = (stride, field)
+    for name, kernel, step, _ in _windowed_layers(trunk):
+        stride, field = _grow(stride, field, kernel, step)
+        if name:
+            found[name] = (stride, field)
     return found
