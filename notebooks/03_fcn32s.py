@@ -391,12 +391,18 @@ plt.show()
 # profile's divides that sum by the number of pixels. Here it is for two of the validation photos
 # above, computed from the network's scores and checked against PyTorch's `cross_entropy`:
 
+
 # %%
+def pixel_losses(logits, targets):
+    """The cross-entropy of every pixel: log(sum of exp(scores)) minus the true class's score."""
+    return torch.logsumexp(logits, dim=1) - logits.gather(1, targets[:, None])[:, 0]
+
+
 inputs, targets = data.to_model(images[:2], truths[:2], torch.device("cpu"))
 model.eval()  # no dropout: every pass below computes the same function
 with torch.no_grad():
     logits = model(inputs)  # N x 2 x H x W scores
-per_pixel = torch.logsumexp(logits, dim=1) - logits.gather(1, targets[:, None])[:, 0]
+per_pixel = pixel_losses(logits, targets)
 print(
     f"{per_pixel.numel():,} pixels. By hand: summed {per_pixel.sum():.2f}, "
     f"mean {per_pixel.mean():.5f}. F.cross_entropy: "
@@ -459,7 +465,7 @@ train.training_step(
 
 trained = [(name, p) for name, p in by_hand.named_parameters() if p.requires_grad]
 logits = by_hand(inputs)
-per_pixel = torch.logsumexp(logits, dim=1) - logits.gather(1, targets[:, None])[:, 0]
+per_pixel = pixel_losses(logits, targets)
 loss = per_pixel.sum() if config.loss_reduction == "sum" else per_pixel.mean()
 gradients = torch.autograd.grad(loss, [p for _, p in trained])
 with torch.no_grad():
