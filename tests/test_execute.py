@@ -1,5 +1,6 @@
 """The notebook runner, and the invariants every notebook source keeps."""
 
+import re
 import shutil
 import subprocess
 import sys
@@ -40,7 +41,13 @@ def test_jupytext_sync_changes_no_source(tmp_path):
     subprocess.run([sys.executable, "-m", "jupytext", "--sync", "--quiet", *map(str, copies)],
                    check=True, cwd=tmp_path)
     for source in SOURCES:
-        assert (tmp_path / source.name).read_text() == source.read_text(), source.name
+        assert _without_writer(tmp_path / source.name) == _without_writer(source), source.name
+
+
+def _without_writer(path):
+    """A source's text without the header line naming the jupytext release that wrote it: a newer
+    release rewrites that line and nothing else."""
+    return re.sub(r"^#   +jupytext_version: .*\n", "", path.read_text(), flags=re.MULTILINE)
 
 
 def _write_source(path, body: str):
