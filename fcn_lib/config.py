@@ -87,6 +87,9 @@ class Profile:
     white_share: float = 0.5
     restyle: float = 0.3
     distractors: int = 2
+    # A share of every scene-stage batch seen through a random convolution (fcn_lib.random_convolution):
+    # texture and colour stop being reliable, so shape carries more of the decision.
+    random_convolution: float = 0.5
     placement: str = "uniform"
     max_sneakers: int = 2
     procedural_scenes: int = 300
@@ -165,7 +168,7 @@ def _schedules_from(values: dict, source: str) -> dict[str, StageSettings]:
 POSITIVE = ("catalog_count", "catalog_size", "image_size", "batch_size", "val_every", "width")
 NON_NEGATIVE = ("seed", "num_workers", "dropout", "weight_decay", "momentum", "distractors", "max_sneakers",
                 "procedural_scenes", "composites_val")
-SHARES = ("val_fraction", "white_share", "restyle", "lr_drop_factor")
+SHARES = ("val_fraction", "white_share", "restyle", "random_convolution", "lr_drop_factor")
 
 
 def _check_ranges(profile: Profile, source: str) -> Profile:

@@ -51,6 +51,13 @@ def normalise(image: torch.Tensor) -> torch.Tensor:
     return (image.float() / 255.0 - mean) / std
 
 
+def to_pixels(image: torch.Tensor) -> np.ndarray:
+    """The inverse of :func:`normalise` for one C×H×W image: H×W×3 uint8, to show what the network sees."""
+    mean, std = _statistics_on(image.device)
+    pixels = ((image.float() * std + mean) * 255.0).clamp(0, 255).round()
+    return pixels.to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+
+
 def to_tensors(image: np.ndarray, mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """An item: H×W×3 uint8 pixels → 3×H×W, and the mask as 0/1 bytes."""
     return (torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1),

@@ -33,6 +33,7 @@ from fcn_lib.optim import (
     segmentation_loss,
     set_learning_rate,
 )
+from fcn_lib.random_convolution import random_convolution, step_generator
 from fcn_lib.stages import STAGES, Stage, schedule_for, stage_datasets, stage_named
 
 
@@ -244,6 +245,8 @@ def _train_locked(profile: Profile, stage_name: str, init: str | os.PathLike | N
     settings = StepSettings(amp, run.schedule.reduction, pixels, world.size)
     network = _trained_network(run, train_set, settings)
     log_every = max(1, run.schedule.iterations // 200)
+    # Only the scene stages: on white the catalogue is what is being learnt, in scenes it must carry over.
+    filtering = profile.random_convolution > 0 and run.stage.data == "scenes"
     writer = BackgroundWriter()
     run.model.train()
     run.rng, window = _rng_state(), _Window(device)
@@ -252,6 +255,9 @@ def _train_locked(profile: Profile, stage_name: str, init: str | os.PathLike | N
     try:
         for pixels, labels in batches:
             images, masks = data.to_model(pixels, labels, device, profile.channels_last)
+            if filtering:
+                images = random_convolution(images, profile.random_convolution,
+                                            step_generator(profile.seed, run.step, world.rank))
             # No host sync here: on a GPU the loop runs ahead until the log line reads the loss.
             window.loss += training_step(network, run.optimizer, images, masks,
                                          run.schedule.learning_rate(run.step), settings)

@@ -31,6 +31,8 @@ def test_to_model_normalises_on_the_device_and_round_trips(small_catalog):
     expected = (pixels.float() / 255 - torch.tensor(data.IMAGENET_MEAN).view(3, 1, 1)) / torch.tensor(
         data.IMAGENET_STD).view(3, 1, 1)
     assert torch.allclose(images, expected)
+    assert all(np.array_equal(data.to_pixels(image), photo.permute(1, 2, 0).numpy())
+               for image, photo in zip(images, pixels, strict=True))  # and back to the same bytes
 
 
 def test_augmentation_moves_mask_and_image_together(small_catalog):

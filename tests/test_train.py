@@ -4,7 +4,18 @@ import time
 import pytest
 import torch
 
-from fcn_lib import checkpoints, config, distributed, models, optim, paths, scenes, stages, train
+from fcn_lib import (
+    checkpoints,
+    config,
+    distributed,
+    models,
+    optim,
+    paths,
+    random_convolution,
+    scenes,
+    stages,
+    train,
+)
 
 
 @pytest.fixture
@@ -190,6 +201,29 @@ def test_scene_stages_continue_from_white_or_start_from_the_backbone(artifacts):
     white = checkpoints.load_checkpoint(checkpoints.checkpoint_path(profile, "fcn8s_white"))
     model = train.initial_model(profile, stages.STAGES["fcn8s_background"], None)
     assert all(torch.equal(model.state_dict()[k], v) for k, v in white["state_dict"].items())
+
+
+def test_only_scene_batches_go_through_random_convolutions_drawn_by_step(artifacts, monkeypatch):
+    calls, original = [], train.random_convolution
+
+    def recorded(images, share, generator):
+        calls.append((share, generator.get_state()))
+        return original(images, share, generator)
+
+    monkeypatch.setattr(train, "random_convolution", recorded)
+    profile = _profile(fcn32s={"iterations": 2}, scenes={"iterations": 2}, composites_val=4,
+                       random_convolution=0.4)
+    train.train_stage(profile, "fcn32s_white", progress=False)
+    assert calls == []  # the white stage learns the catalogue as it is
+    train.train_stage(profile, "fcn8s_background_scratch", progress=False)
+    assert [share for share, _ in calls] == [0.4, 0.4]
+    # Keyed on the step, so a resumed run filters its batches exactly as an unbroken one.
+    for step, (_, state) in enumerate(calls):
+        assert torch.equal(state, random_convolution.step_generator(profile.seed, step).get_state())
+    calls.clear()
+    train.train_stage(profile.replace(profile="off", random_convolution=0.0), "fcn8s_background_scratch",
+                      progress=False)
+    assert calls == []
 
 
 def test_scene_training_and_validation_share_no_sneaker_or_scene(cache):
