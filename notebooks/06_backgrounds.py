@@ -82,7 +82,8 @@ from fcn_lib import (
     viz,
 )
 from fcn_lib.config import from_notebook, seed_everything
-from fcn_lib.random_convolution import random_convolution as filtered, step_generator
+from fcn_lib.random_convolution import random_convolution as filtered
+from fcn_lib.random_convolution import step_generator
 
 config = from_notebook(globals())
 seed_everything(config.seed)
