@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from benchmarks import checkpoint, data_making, layers, schedule, training_step
+from benchmarks import augmentation, checkpoint, data_making, layers, schedule, training_step
 
 
 def _list(text: str) -> list[str]:
@@ -78,6 +78,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True)
     sub.add_argument("--steps", type=int, default=10, help="steps per round")
 
+    sub = command("random-convolution", _random_convolution,
+                  "the scene stage's random convolutions beside its training step")
+    sub.add_argument("--share", type=float, default=0.5, help="share of the batch filtered")
+    sub.add_argument("--size", type=int, default=128, help="image side in pixels")
+    sub.add_argument("--batch", type=int, default=8)
+    sub.add_argument("--width", type=float, default=0.125, help="channel width (1.0: VGG-16)")
+    sub.add_argument("--device", default="cpu")
+    sub.add_argument("--steps", type=int, default=20, help="batches per round")
+    sub.add_argument("--rounds", type=int, default=3, help="alternating rounds")
+
     sub = command("checkpoint", _checkpoint, "how long saving a checkpoint stops training")
     sub.add_argument("--arch", choices=["fcn32s", "fcn16s", "fcn8s"], default="fcn8s")
     sub.add_argument("--width", type=float, default=1.0)
@@ -122,6 +132,11 @@ def _train(args) -> dict:
 def _layers(args) -> dict:
     return layers.bench_layers(args.arch, args.layout, args.size, args.batch, args.width, args.amp,
                                args.channels_last, args.device, args.steps, args.rounds)
+
+
+def _random_convolution(args) -> dict:
+    return augmentation.bench_random_convolution(args.share, args.size, args.batch, args.width, args.device,
+                                                 args.steps, args.rounds)
 
 
 def _checkpoint(args) -> dict:

@@ -137,3 +137,12 @@ def test_the_gpu_check_can_run_the_full_profile_on_the_embedded_data():
     assert config.load_profile("full", **schedule_overrides(args)).sneakers == "embedded"
     gpu_check = (paths.repo_root() / ".ci" / "gpu-check").read_text()
     assert gpu_check.count("--profile full --embedded-data") == 2
+
+
+def test_bench_random_convolution_times_the_filter_beside_the_step_it_is_added_to(capsys):
+    assert main(["random-convolution", "--size", "32", "--batch", "4", "--width", "0.0625", "--steps", "2",
+                 "--rounds", "1"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["filter_s"] > 0 and figures["step_s"] > 0
+    assert figures["filter_over_step"] == pytest.approx(figures["filter_s"] / figures["step_s"], rel=0.05)
+    assert figures["share"] == 0.5 and figures["isa"]
