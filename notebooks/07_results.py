@@ -353,9 +353,9 @@ plt.show()
 # hand (the developers' `../shared/data`, or a user's `data/sneakers` and `data/scenes`), every stage is
 # scored on the four sets of {doc}`06_backgrounds`: real catalogue shots on white, rendered sneakers on
 # real scenes, real sneakers on real scenes, and real sneakers small and low in real scenes. A network
-# trained by the same recipe on real product photos and real scenes (the `real` profile,
-# `notebooks/profiles/real.yaml`) is the yardstick: the distance between the two rows is what the
-# rendered catalogue still lacks.
+# trained by the same schedule on real product photos and real scenes (the `real` profile,
+# `notebooks/profiles/real.yaml`, which leaves out the aids meant for rendered sneakers) is the
+# yardstick: the distance between the two rows is what the rendered catalogue still lacks.
 
 # %%
 folders = proxy.real_folders()
