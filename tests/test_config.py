@@ -27,7 +27,6 @@ def test_profile_files_hold_only_what_differs_from_the_defaults():
                 assert value != defaults[name], f"{path.name}: {name} repeats the default {value!r}"
 
 
-
 def test_the_real_profile_is_the_cpu_recipe_without_the_aids_meant_for_rendered_sneakers():
     """Chapter 07 holds the real profile's network up as the yardstick of the rendered catalogue, so the
     two must share network, schedule and batches on white; only the data and the three aids that carry
@@ -36,6 +35,7 @@ def test_the_real_profile_is_the_cpu_recipe_without_the_aids_meant_for_rendered_
     differing = {name for name in cpu if real[name] != cpu[name]}
     assert differing == {"profile", "sneakers", "backgrounds", "random_convolution", "restyle", "distractors"}
     assert real["random_convolution"] == real["restyle"] == real["distractors"] == 0
+
 
 def test_a_file_changes_only_the_schedule_fields_it_names(tmp_path):
     path = tmp_path / "short.yaml"
