@@ -37,6 +37,15 @@ def test_the_real_profile_is_the_cpu_recipe_without_the_aids_meant_for_rendered_
     assert real["random_convolution"] == real["restyle"] == real["distractors"] == 0
 
 
+@pytest.mark.parametrize("name", ["smoke", "cpu", "real", "full"])
+def test_profiles_on_real_photos_leave_out_the_aids_meant_for_rendered_sneakers(name):
+    """The aids carry rendered sneakers over to photographs and cost a network trained on real shots
+    (book/tuning.md), so a profile uses them exactly when it trains on the rendered catalogue."""
+    profile = config.load_profile(name)
+    aids = (profile.random_convolution, profile.restyle, profile.distractors)
+    assert all(aids) if profile.sneakers == "embedded" else not any(aids), aids
+
+
 def test_a_file_changes_only_the_schedule_fields_it_names(tmp_path):
     path = tmp_path / "short.yaml"
     path.write_text("profile: short\nschedules:\n  fcn16s: {iterations: 7}\n")
