@@ -34,7 +34,6 @@ def test_the_real_profile_is_the_cpu_recipe_without_the_aids_meant_for_rendered_
     real, cpu = config.load_profile("real").to_dict(), config.Profile().to_dict()
     differing = {name for name in cpu if real[name] != cpu[name]}
     assert differing == {"profile", "sneakers", "backgrounds", "random_convolution", "restyle", "distractors"}
-    assert real["random_convolution"] == real["restyle"] == real["distractors"] == 0
 
 
 @pytest.mark.parametrize("name", ["smoke", "cpu", "real", "full"])
