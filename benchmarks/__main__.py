@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--steps", type=int, default=10, help="steps per round")
     sub.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd",
                      help="the seed's SGD, or Adam as the cpu profile trains")
+    sub.add_argument("--normalisation", choices=["none", "batch"], default="none",
+                     help="the seed's VGG-16, or batch normalisation in the trunk as the cpu profile trains")
 
     sub = command("layers", _layers, "every convolution of a training step on its own")
     _network_options(sub, batch=15)
@@ -126,7 +128,7 @@ def _model(args) -> dict:
 def _train(args) -> dict:
     return training_step.bench_train(args.arch, args.layout, args.amp, args.size, args.batch, args.width,
                                      args.channels_last, args.compile, args.device, args.steps, args.rounds,
-                                     args.optimizer)
+                                     args.optimizer, args.normalisation)
 
 
 def _layers(args) -> dict:

@@ -62,10 +62,10 @@ class _TrainingStep:
 
 
 def _train_setup(arch, layout, size, batch, width, amp, channels_last, compile, device,
-                 optimizer_kind: str = "sgd") -> _TrainingStep:
+                 optimizer_kind: str = "sgd", normalisation: str = "none") -> _TrainingStep:
     """A network, its optimiser and a fixed random batch on ``device``, ready to time.
     ``compile``: a torch.compile mode, or None for eager."""
-    model = models.build(arch, layout=layout, width=width)
+    model = models.build(arch, layout=layout, width=width, normalisation=normalisation)
     model = model.to(device, memory_format=acceleration.memory_format(channels_last))
     optimizer = _optimizer(model, optimizer_kind)
     generator = torch.Generator().manual_seed(0)
@@ -146,7 +146,8 @@ def bench_model(arch: str = "fcn8s", layouts=("aligned", "caffe"), size: int = 2
 
 def bench_train(arch: str = "fcn8s", layouts=("aligned",), amps=("bf16",), size: int = 224, batch: int = 15,
                 width: float = 1.0, channels_last: bool = True, compile: str | None = None,
-                device: str = "auto", steps: int = 10, rounds: int = 3, optimizer: str = "sgd") -> dict:
+                device: str = "auto", steps: int = 10, rounds: int = 3, optimizer: str = "sgd",
+                normalisation: str = "none") -> dict:
     """Training images per second, step time and FLOP rate of every (layout, amp) pair, the pairs
     alternating round by round in one process so that all see the same machine; the first pair is the
     reference of the ``speedup`` column. ``compile``: a ``torch.compile`` mode, or None for eager.
@@ -154,11 +155,13 @@ def bench_train(arch: str = "fcn8s", layouts=("aligned",), amps=("bf16",), size:
     ``update_s`` is the update alone (the seed's SGD, or ``optimizer="adam"`` as the cpu profile
     trains), timed the same way: it reads and writes every weight, its
     gradient and its momentum however small the batch, so it shows how much of a step is moving the
-    134 M parameters rather than computing on the images."""
+    134 M parameters rather than computing on the images. ``normalisation="batch"``: the trunk as the
+    cpu profile trains it (fcn_lib.models.VGG16Trunk)."""
     device = acceleration.resolve_device(device)
     acceleration.configure_backends(device)
     setups = {(layout, amp): _train_setup(arch, layout, size, batch, width, amp, channels_last, compile,
-                                          device, optimizer) for layout in layouts for amp in amps}
+                                          device, optimizer, normalisation)
+              for layout in layouts for amp in amps}
     seconds = {pair: {"step": [], "update": []} for pair in setups}
     for setup in setups.values():  # warm-up: cuDNN's algorithm search, allocator growth
         for _ in range(3):
@@ -170,7 +173,7 @@ def bench_train(arch: str = "fcn8s", layouts=("aligned",), amps=("bf16",), size:
     result = {"benchmark": "train", "arch": arch, "size": size, "batch": batch, "width": width,
               "channels_last": channels_last, "device": torch.cuda.get_device_name(device)
               if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)",
-              "torch": torch.__version__, "optimizer": optimizer, "runs": []}
+              "torch": torch.__version__, "optimizer": optimizer, "normalisation": normalisation, "runs": []}
     if device.type == "cpu":
         result["cpu"] = cpu_peak_gflops(torch.get_num_threads())
     peak = result.get("cpu", {}).get("peak_gflop_per_s")

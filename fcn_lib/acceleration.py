@@ -76,12 +76,14 @@ def compile_or_eager(model: torch.nn.Module, probe: Callable[[torch.nn.Module], 
     """``torch.compile(model, mode=mode)``, tried at once with ``probe`` (a forward and backward on a
     real batch) because compilation happens on first use; on failure a warning and the model as it was.
 
-    The probe leaves no trace: random-number generators are restored and gradients cleared.
+    The probe leaves no trace: random-number generators and buffers (batch normalisation's running
+    statistics) are restored and gradients cleared.
     """
     if mode not in COMPILE_MODES:
         raise ValueError(f"compile mode must be one of {COMPILE_MODES}, got {mode!r}")
     compiled = torch.compile(model, backend=backend, **({} if mode == "default" else {"mode": mode}))
     devices = [p.device for p in model.parameters() if p.is_cuda][:1]
+    buffers = [(buffer, buffer.clone()) for buffer in model.buffers()]
     try:
         with torch.random.fork_rng(devices=devices):
             probe(compiled)
@@ -92,4 +94,7 @@ def compile_or_eager(model: torch.nn.Module, probe: Callable[[torch.nn.Module], 
         return model, False
     finally:
         model.zero_grad(set_to_none=True)
+        with torch.no_grad():
+            for buffer, saved in buffers:
+                buffer.copy_(saved)
     return compiled, True

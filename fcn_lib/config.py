@@ -71,6 +71,10 @@ class Profile:
     width: float = 0.125
     backbone_weights: str = "none"
     dropout: float = 0.0
+    # Batch normalisation after every convolution of the trunk, as in torchvision's vgg16_bn: a trunk
+    # trained from a random start learns the rendered sneakers better with it in the same steps
+    # (book/tuning.md, tenth round). "none" for the original work's ImageNet VGG-16, which has none.
+    normalisation: str = "batch"
     # Optimisation. The loss reduction says what the learning rates mean (see fcn_lib.optim).
     loss_reduction: str = "mean"
     optimizer: str = "adam"
@@ -169,6 +173,7 @@ POSITIVE = ("catalog_count", "catalog_size", "image_size", "batch_size", "val_ev
 NON_NEGATIVE = ("seed", "num_workers", "dropout", "weight_decay", "momentum", "distractors", "max_sneakers",
                 "procedural_scenes", "composites_val")
 SHARES = ("val_fraction", "white_share", "restyle", "random_convolution", "lr_drop_factor")
+NORMALISATIONS = ("none", "batch")  # fcn_lib.models.NORMALISATIONS, repeated: config imports no torch
 
 
 def _check_ranges(profile: Profile, source: str) -> Profile:
@@ -182,6 +187,12 @@ def _check_ranges(profile: Profile, source: str) -> Profile:
         if not 0 <= getattr(profile, name) <= 1:
             raise ValueError(f"{source}: setting {name!r} is a share between 0 and 1, "
                              f"got {getattr(profile, name)!r}")
+    if profile.normalisation not in NORMALISATIONS:
+        raise ValueError(f"{source}: setting 'normalisation' must be one of {NORMALISATIONS}, "
+                         f"got {profile.normalisation!r}")
+    if profile.normalisation != "none" and profile.backbone_weights != "none":
+        raise ValueError(f"{source}: backbone_weights {profile.backbone_weights!r} are a VGG-16 without "
+                         f"normalisation layers; set normalisation: none to start from them")
     return profile
 
 

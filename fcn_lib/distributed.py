@@ -7,11 +7,13 @@ together they see exactly the batch one process would, whatever their number. DD
 gradients; each process scales its loss so that the average is the gradient of the whole batch's loss
 (:func:`fcn_lib.optim.segmentation_loss`). The trajectory therefore does not depend on the number of
 processes (up to rounding), and a checkpoint written by one world size resumes under another.
+Batch normalisation needs the whole batch's statistics for that too: see :func:`synchronise_batch_norm`.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -78,6 +80,21 @@ def device_of(world: World, device: torch.device) -> torch.device:
     if device.type == "cuda" and world.active:
         return torch.device("cuda", world.local_rank)
     return device
+
+
+def synchronise_batch_norm(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """``model`` for several processes: on GPUs its batch normalisations become ``SyncBatchNorm``, which
+    normalise by the statistics of the whole batch, as one process does (same parameters and buffers,
+    same state-dict keys). PyTorch has no synchronised version for CPUs: there each process normalises
+    by its own share of the batch, and a warning says the run no longer follows the one-process run."""
+    if not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        return model
+    if device.type == "cuda":
+        return torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    warnings.warn("batch normalisation on CPUs uses each process's share of the batch (SyncBatchNorm "
+                  "needs GPUs): this run does not follow the one-process trajectory exactly", RuntimeWarning,
+                  stacklevel=2)
+    return model
 
 
 def leave() -> None:

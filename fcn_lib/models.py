@@ -31,6 +31,7 @@ from torch import nn
 from fcn_lib import backbone
 
 LAYOUTS = ("aligned", "caffe")
+NORMALISATIONS = ("none", "batch")
 ARCHITECTURES = ("fcn32s", "fcn16s", "fcn8s")
 _VGG16_BLOCKS = (2, 2, 3, 3, 3)  # convolutions per block
 _VGG16_WIDTHS = (64, 128, 256, 512, 512)
@@ -96,15 +97,19 @@ class VGG16Trunk(nn.Module):
     """VGG-16's 13 convolutions and 5 pools (torchvision's indices), then fc6 and fc7 as convolutions.
 
     ``width`` scales every channel count (1.0 is VGG-16); the structure stays the same.
+    ``normalisation="batch"``: batch normalisation before every ReLU, as in ``vgg16_bn`` (a random start).
     """
 
-    def __init__(self, layout: str = "aligned", width: float = 1.0, dropout: float = 0.5):
+    def __init__(self, layout: str = "aligned", width: float = 1.0, dropout: float = 0.5,
+                 normalisation: str = "none"):
         super().__init__()
         if layout not in LAYOUTS:
             raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
         if width <= 0:
             raise ValueError(f"width must be positive, got {width}")
-        self.layout, self.width = layout, width
+        if normalisation not in NORMALISATIONS:
+            raise ValueError(f"normalisation must be one of {NORMALISATIONS}, got {normalisation!r}")
+        self.layout, self.width, self.normalisation = layout, width, normalisation
         self.channels = [max(1, round(c * width)) for c in _VGG16_WIDTHS]
         self.fc_channels = max(1, round(4096 * width))
         layers: list[nn.Module] = []
@@ -112,7 +117,8 @@ class VGG16Trunk(nn.Module):
         for block, (count, channels) in enumerate(zip(_VGG16_BLOCKS, self.channels, strict=True)):
             for k in range(count):
                 padding = 100 if layout == "caffe" and block == 0 and k == 0 else 1
-                layers += [nn.Conv2d(previous, channels, 3, padding=padding), nn.ReLU(inplace=True)]
+                norm = [nn.BatchNorm2d(channels)] if normalisation == "batch" else []
+                layers += [nn.Conv2d(previous, channels, 3, padding=padding), *norm, nn.ReLU(inplace=True)]
                 previous = channels
             layers.append(nn.MaxPool2d(2, 2, ceil_mode=layout == "caffe"))
         self.features = nn.Sequential(*layers)
@@ -145,6 +151,9 @@ class VGG16Trunk(nn.Module):
     def load_vgg16(self, state: dict[str, torch.Tensor]) -> None:
         """Load a torchvision VGG-16 state dict: features as they are, classifier.0/.3 reshaped into
         fc6/fc7 (a fully connected layer over a 7×7 map is a 7×7 convolution)."""
+        if self.normalisation != "none":
+            raise ValueError(f"VGG-16's weights have no normalisation layers; this trunk has "
+                             f"{self.normalisation} normalisation (set normalisation: none to load them)")
         expected = (self.fc_channels, self.channels[-1] * 49)
         found = tuple(state["classifier.0.weight"].shape) if "classifier.0.weight" in state else None
         if found != expected:
@@ -166,10 +175,10 @@ class FCN(nn.Module):
 
     def __init__(self, num_classes: int = 2, layout: str = "aligned", width: float = 1.0,
                  backbone_weights: str | os.PathLike = "none", learnable_upsampling: bool = False,
-                 dropout: float = 0.5):
+                 dropout: float = 0.5, normalisation: str = "none"):
         super().__init__()
         self.num_classes, self.layout, self.learnable_upsampling = num_classes, layout, learnable_upsampling
-        self.trunk = VGG16Trunk(layout, width, dropout)
+        self.trunk = VGG16Trunk(layout, width, dropout, normalisation)
         state = backbone.vgg16_state(backbone_weights)
         if state is not None:
             self.trunk.load_vgg16(state)
@@ -195,7 +204,8 @@ class FCN(nn.Module):
     def describe(self) -> dict:
         """What a checkpoint records to rebuild this network."""
         return {"arch": self.arch, "num_classes": self.num_classes, "layout": self.layout,
-                "width": self.trunk.width, "learnable_upsampling": self.learnable_upsampling}
+                "width": self.trunk.width, "learnable_upsampling": self.learnable_upsampling,
+                "normalisation": self.trunk.normalisation}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class scores (logits) of exactly the input's height and width."""

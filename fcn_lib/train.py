@@ -76,7 +76,8 @@ def initial_model(profile: Profile, stage: Stage, init: str | os.PathLike | None
     its artifact), grown if the stage adds a skip."""
     if stage.previous is None:
         return models.build(stage.arch, layout=profile.layout, width=profile.width,
-                            backbone_weights=profile.backbone_weights, dropout=profile.dropout)
+                            backbone_weights=profile.backbone_weights, dropout=profile.dropout,
+                            normalisation=profile.normalisation)
     previous = STAGES[stage.previous]
     record = (checkpoints.load_checkpoint(init, stage=previous.name, arch=previous.arch) if init
               else checkpoints.stage_record(profile, previous.name))
@@ -157,7 +158,8 @@ def _trained_network(run: StageRun, train_set, settings: StepSettings) -> torch.
     network = run.model
     if run.world.active:
         network = torch.nn.parallel.DistributedDataParallel(
-            run.model, device_ids=[run.device.index] if run.device.type == "cuda" else None)
+            distributed.synchronise_batch_norm(run.model, run.device),
+            device_ids=[run.device.index] if run.device.type == "cuda" else None)
     if run.profile.compile:
         slots = run.world.share(run.profile.batch_size)
         probe = data.to_model(*next(iter(data.training_loader(
@@ -250,6 +252,9 @@ def _train_locked(profile: Profile, stage_name: str, init: str | os.PathLike | N
     writer = BackgroundWriter()
     run.model.train()
     run.rng, window = _rng_state(), _Window(device)
+    # Batch normalisation's running statistics move in a step's forward pass, before its update: a
+    # step cut short restores them, so the checkpoint holds the state after the last whole step.
+    statistics, before_step = list(run.model.buffers()), None
     bar = tqdm(total=run.schedule.iterations, initial=run.step, desc=run.stage.name, unit="step",
                disable=not (progress and world.is_main))
     try:
@@ -258,6 +263,7 @@ def _train_locked(profile: Profile, stage_name: str, init: str | os.PathLike | N
             if filtering:
                 images = random_convolution(images, profile.random_convolution,
                                             step_generator(profile.seed, run.step, world.rank))
+            before_step = run.step, [buffer.clone() for buffer in statistics]
             # No host sync here: on a GPU the loop runs ahead until the log line reads the loss.
             window.loss += training_step(network, run.optimizer, images, masks,
                                          run.schedule.learning_rate(run.step), settings)
@@ -274,6 +280,10 @@ def _train_locked(profile: Profile, stage_name: str, init: str | os.PathLike | N
                 checkpoint(run, writer, amp)
                 window.paused += time.perf_counter() - started
     except KeyboardInterrupt:
+        if before_step is not None and before_step[0] == run.step:  # stopped inside a step
+            with torch.no_grad():
+                for buffer, saved in zip(statistics, before_step[1], strict=True):
+                    buffer.copy_(saved)
         checkpoint(run, writer, amp)
         writer.wait()
         # The message travels with the interrupt: the command line prints it as its one line, a

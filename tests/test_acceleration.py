@@ -69,6 +69,16 @@ def test_compiled_model_computes_the_same_function():
     assert all(p.grad is None for p in model.parameters())  # the probe's gradients are gone
 
 
+def test_the_probe_leaves_batch_normalisation_statistics_as_they_were():
+    model = models.FCN32s(width=1 / 32, normalisation="batch").train()
+    before = {name: buffer.clone() for name, buffer in model.named_buffers()}
+    _, ok = acceleration.compile_or_eager(model, _probe, backend="eager")
+    assert ok and before
+    assert all(torch.equal(buffer, before[name]) for name, buffer in model.named_buffers())
+    _probe(model)  # without the restore, this is what the probe would have left behind
+    assert not torch.equal(model.trunk.features[1].running_mean, before["trunk.features.1.running_mean"])
+
+
 def test_compile_modes_are_checked_and_passed_on(monkeypatch):
     asked = []
     monkeypatch.setattr(torch, "compile", lambda model, **options: asked.append(options) or model)

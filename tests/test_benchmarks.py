@@ -50,12 +50,21 @@ def test_bench_train_measures_every_precision_and_layout_side_by_side(capsys):
         assert all("share_of_peak" not in run for run in figures["runs"] if run["amp"] == "bf16")
 
 
-def test_bench_train_times_the_cpu_profiles_adam_update_too(capsys):
+def test_bench_train_times_the_cpu_profiles_network_and_adam_update_too(capsys, monkeypatch):
+    built, original = [], models.build
+
+    def build(*args, **kwargs):
+        built.append(kwargs)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(models, "build", build)
     assert main(["train", "--size", "32", "--batch", "2", "--width", "0.0625", "--amp", "fp32", "--steps",
-                 "1", "--rounds", "1", "--device", "cpu", "--optimizer", "adam"]) == 0
+                 "1", "--rounds", "1", "--device", "cpu", "--optimizer", "adam",
+                 "--normalisation", "batch"]) == 0
     figures = json.loads(capsys.readouterr().out)
     (run,) = figures["runs"]
     assert figures["optimizer"] == "adam" and 0 < run["update_s"] < run["step_s"]
+    assert figures["normalisation"] == "batch" and built[0]["normalisation"] == "batch"
 
 
 def test_bench_layers_accounts_for_every_convolution_of_the_step(capsys):

@@ -94,6 +94,18 @@ def test_unknown_and_mistyped_settings_name_the_file(tmp_path):
         config.load_profile("nonexistent")
 
 
+def test_normalisation_is_checked_against_the_trunk_weights(tmp_path):
+    assert config.load_profile("full").normalisation == "none"  # ImageNet's VGG-16 has none
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("profile: bad\nnormalisation: group\n")
+    with pytest.raises(ValueError, match=r"bad\.yaml.*'normalisation' must be one of"):
+        config.load_profile(bad)
+    bad.write_text("profile: bad\nbackbone_weights: imagenet\n")
+    with pytest.raises(ValueError, match=r"bad\.yaml.*set normalisation: none"):
+        config.load_profile(bad)
+    assert config.load_profile(bad, normalisation="none").backbone_weights == "imagenet"
+
+
 def test_overrides_are_checked_like_the_file():
     profile = config.load_profile("cpu", image_size=128)
     assert profile.image_size == 128

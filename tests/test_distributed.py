@@ -6,7 +6,7 @@ import pytest
 import torch
 import yaml
 
-from fcn_lib import checkpoints, config, data, distributed, paths
+from fcn_lib import checkpoints, config, data, distributed, models, paths
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 4])
@@ -30,9 +30,11 @@ def test_one_process_is_the_main_one_and_sums_nothing():
 
 def _write_profile(folder, iterations):
     """A tiny profile with SGD on a summed loss (Adam would hide a wrongly scaled gradient), a batch of
-    5 that two processes split 3 + 2, and no dropout (each process draws its own masks)."""
+    5 that two processes split 3 + 2, no dropout (each process draws its own masks) and no batch
+    normalisation (on CPUs each process normalises by its own share of the batch)."""
     profile = config.load_profile("smoke").replace(
         profile="ddp", catalog_count=12, catalog_size=64, image_size=32, width=1 / 32, dropout=0.0,
+        normalisation="none",
         optimizer="sgd", loss_reduction="sum", momentum=0.9, batch_size=5, val_every=2,
         schedules={"fcn32s": {"iterations": iterations, "lr": 2.0e-5}})
     path = folder / f"ddp{iterations}.yaml"
@@ -84,3 +86,16 @@ def test_torchrun_with_two_processes_follows_the_one_process_trajectory(tmp_path
     assert resumed["step"] == 4
     for name, tensor in alone["state_dict"].items():
         assert torch.allclose(tensor, resumed["state_dict"][name], rtol=1e-4, atol=1e-6), name
+
+
+def test_batch_normalisation_is_synchronised_on_gpus_and_warned_about_on_cpus():
+    plain = models.FCN32s(width=1 / 32)
+    assert distributed.synchronise_batch_norm(plain, torch.device("cpu")) is plain
+    model = models.FCN32s(width=1 / 32, normalisation="batch")
+    keys = list(model.state_dict())
+    with pytest.warns(RuntimeWarning, match="does not follow the one-process trajectory"):
+        assert distributed.synchronise_batch_norm(model, torch.device("cpu")) is model
+    synchronised = distributed.synchronise_batch_norm(model, torch.device("cuda"))  # converting needs no GPU
+    norms = [m for m in synchronised.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    assert len(norms) == 13 and all(isinstance(m, torch.nn.SyncBatchNorm) for m in norms)
+    assert list(synchronised.state_dict()) == keys  # its checkpoints load into a one-process network

@@ -14,6 +14,11 @@ def _trained_like(model: models.FCN, seed: int = 0) -> models.FCN:
     for name, parameter in model.named_parameters():
         if name.startswith("score"):
             parameter.data = torch.randn(parameter.shape, generator=generator) * 0.05
+    for name, buffer in model.named_buffers():  # batch normalisation's statistics, as training leaves them
+        if name.endswith("running_mean"):
+            buffer.copy_(torch.randn(buffer.shape, generator=generator) * 0.1)
+        elif name.endswith("running_var"):
+            buffer.copy_(torch.rand(buffer.shape, generator=generator) + 0.5)
     return model.eval()
 
 
@@ -55,12 +60,14 @@ def test_score_layers_start_at_zero_and_upsampling_is_frozen():
     assert all(p.requires_grad for p in learnable.parameters())
 
 
+@pytest.mark.parametrize("normalisation", models.NORMALISATIONS)
 @pytest.mark.parametrize("grow, source_cls", [(models.FCN16s.from_fcn32s, models.FCN32s),
                                               (models.FCN8s.from_fcn16s, models.FCN16s)])
-def test_aligned_growth_leaves_the_output_exactly_unchanged(grow, source_cls):
+def test_aligned_growth_leaves_the_output_exactly_unchanged(grow, source_cls, normalisation):
     torch.manual_seed(0)
-    source = _trained_like(source_cls(**TINY))
+    source = _trained_like(source_cls(normalisation=normalisation, **TINY))
     grown = grow(source).eval()
+    assert grown.trunk.normalisation == normalisation
     x = torch.randn(2, 3, 70, 90)
     with torch.no_grad():
         difference = (grown(x) - source(x)).abs().max().item()
@@ -88,6 +95,41 @@ def test_growing_from_the_wrong_stage_is_an_error():
         models.build("fcn4s")
     with pytest.raises(ValueError, match="layout"):
         models.FCN32s(layout="tf")
+
+
+def test_batch_normalisation_sits_between_every_convolution_and_its_relu():
+    plain = models.VGG16Trunk(width=1 / 16)
+    normalised = models.VGG16Trunk(width=1 / 16, normalisation="batch")
+    layers = list(normalised.features)
+    norms = [i for i, layer in enumerate(layers) if isinstance(layer, torch.nn.BatchNorm2d)]
+    assert len(norms) == 13
+    for i in norms:
+        assert isinstance(layers[i - 1], torch.nn.Conv2d) and isinstance(layers[i + 1], torch.nn.ReLU)
+        assert layers[i].num_features == layers[i - 1].out_channels
+    # The same pools at the same depths: pool3 and pool4, which the skips read, are still found.
+    assert [type(layers[i]) for i in normalised.pool_indices] == [torch.nn.MaxPool2d] * 5
+    x = torch.randn(2, 3, 64, 64)
+    shapes = [tuple(t.shape) for t in normalised.eval()(x)]
+    assert shapes == [tuple(t.shape) for t in plain.eval()(x)]
+    with pytest.raises(ValueError, match="normalisation must be one of"):
+        models.VGG16Trunk(normalisation="group")
+
+
+def test_a_normalised_network_is_rebuilt_from_its_description():
+    model = _trained_like(models.FCN8s(normalisation="batch", **TINY))
+    settings = {k: v for k, v in model.describe().items() if k != "arch"}
+    rebuilt = models.build(model.describe()["arch"], dropout=0.0, **settings).eval()
+    rebuilt.load_state_dict(model.state_dict())
+    x = torch.randn(1, 3, 48, 48)
+    with torch.no_grad():
+        assert torch.equal(rebuilt(x), model(x))
+
+
+def test_imagenet_vgg16_weights_do_not_load_into_a_normalised_trunk():
+    with torch.device("meta"):
+        state = torchvision.models.vgg16().state_dict()
+        with pytest.raises(ValueError, match="no normalisation layers"):
+            models.VGG16Trunk(width=1.0, normalisation="batch").load_vgg16(state)
 
 
 @pytest.mark.parametrize("arch, expected", [("fcn32s", 136_152_917), ("fcn16s", 134_815_994),
