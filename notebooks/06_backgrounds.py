@@ -364,6 +364,8 @@ else:
 # scene-stage batch on white, which stopped the network from forgetting real shots on white; and
 # sneakers restyled in the scene's texture beside pasted objects that are not sneakers; and half of
 # the scene-stage images seen through random convolutions, which helped real sneakers on real scenes.
+# Batch normalisation in the trunk raised the validation composites and rendered sneakers on real
+# scenes, but real sneakers on real scenes only by about as much as two seeds differ.
 # A lower learning rate, stronger colour jitter, colours matched to the real shots' statistics,
 # mixing feature statistics between images (MixStyle) and averaging the weights over steps did not
 # help. Real scenes in training (instead of the wheels' photos and procedural clutter) helped a little;
