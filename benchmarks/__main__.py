@@ -7,6 +7,7 @@ import json
 import sys
 
 from benchmarks import augmentation, checkpoint, data_making, layers, schedule, training_step
+from fcn_lib import models
 
 
 def _list(text: str) -> list[str]:
@@ -70,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--steps", type=int, default=10, help="steps per round")
     sub.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd",
                      help="the seed's SGD, or Adam as the cpu profile trains")
-    sub.add_argument("--normalisation", choices=["none", "batch"], default="none",
+    sub.add_argument("--normalisation", choices=models.NORMALISATIONS, default="none",
                      help="the seed's VGG-16, or batch normalisation in the trunk as the cpu profile trains")
 
     sub = command("layers", _layers, "every convolution of a training step on its own")

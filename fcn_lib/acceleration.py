@@ -71,6 +71,18 @@ def memory_format(channels_last: bool) -> torch.memory_format:
     return torch.channels_last if channels_last else torch.contiguous_format
 
 
+def saved_buffers(model: torch.nn.Module) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Each buffer of ``model`` with a copy of its value: batch normalisation's running statistics,
+    which a forward pass in training mode moves. :func:`restore_buffers` puts the copies back."""
+    return [(buffer, buffer.clone()) for buffer in model.buffers()]
+
+
+def restore_buffers(saved: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+    with torch.no_grad():
+        for buffer, value in saved:
+            buffer.copy_(value)
+
+
 def compile_or_eager(model: torch.nn.Module, probe: Callable[[torch.nn.Module], None],
                      backend: str = "inductor", mode: str = "default") -> tuple[torch.nn.Module, bool]:
     """``torch.compile(model, mode=mode)``, tried at once with ``probe`` (a forward and backward on a
@@ -83,7 +95,7 @@ def compile_or_eager(model: torch.nn.Module, probe: Callable[[torch.nn.Module], 
         raise ValueError(f"compile mode must be one of {COMPILE_MODES}, got {mode!r}")
     compiled = torch.compile(model, backend=backend, **({} if mode == "default" else {"mode": mode}))
     devices = [p.device for p in model.parameters() if p.is_cuda][:1]
-    buffers = [(buffer, buffer.clone()) for buffer in model.buffers()]
+    buffers = saved_buffers(model)
     try:
         with torch.random.fork_rng(devices=devices):
             probe(compiled)
@@ -94,7 +106,5 @@ def compile_or_eager(model: torch.nn.Module, probe: Callable[[torch.nn.Module], 
         return model, False
     finally:
         model.zero_grad(set_to_none=True)
-        with torch.no_grad():
-            for buffer, saved in buffers:
-                buffer.copy_(saved)
+        restore_buffers(buffers)
     return compiled, True

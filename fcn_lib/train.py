@@ -254,7 +254,7 @@ def _train_locked(profile: Profile, stage_name: str, init: str | os.PathLike | N
     run.rng, window = _rng_state(), _Window(device)
     # Batch normalisation's running statistics move in a step's forward pass, before its update: a
     # step cut short restores them, so the checkpoint holds the state after the last whole step.
-    statistics, before_step = list(run.model.buffers()), None
+    before_step = None
     bar = tqdm(total=run.schedule.iterations, initial=run.step, desc=run.stage.name, unit="step",
                disable=not (progress and world.is_main))
     try:
@@ -263,7 +263,7 @@ def _train_locked(profile: Profile, stage_name: str, init: str | os.PathLike | N
             if filtering:
                 images = random_convolution(images, profile.random_convolution,
                                             step_generator(profile.seed, run.step, world.rank))
-            before_step = run.step, [buffer.clone() for buffer in statistics]
+            before_step = run.step, acceleration.saved_buffers(run.model)
             # No host sync here: on a GPU the loop runs ahead until the log line reads the loss.
             window.loss += training_step(network, run.optimizer, images, masks,
                                          run.schedule.learning_rate(run.step), settings)
@@ -281,9 +281,7 @@ def _train_locked(profile: Profile, stage_name: str, init: str | os.PathLike | N
                 window.paused += time.perf_counter() - started
     except KeyboardInterrupt:
         if before_step is not None and before_step[0] == run.step:  # stopped inside a step
-            with torch.no_grad():
-                for buffer, saved in zip(statistics, before_step[1], strict=True):
-                    buffer.copy_(saved)
+            acceleration.restore_buffers(before_step[1])
         checkpoint(run, writer, amp)
         writer.wait()
         # The message travels with the interrupt: the command line prints it as its one line, a

@@ -94,6 +94,12 @@ def test_unknown_and_mistyped_settings_name_the_file(tmp_path):
         config.load_profile("nonexistent")
 
 
+def test_the_profile_accepts_exactly_the_normalisations_the_trunk_builds():
+    from fcn_lib import models
+
+    assert config.NORMALISATIONS == models.NORMALISATIONS
+
+
 def test_normalisation_is_checked_against_the_trunk_weights(tmp_path):
     assert config.load_profile("full").normalisation == "none"  # ImageNet's VGG-16 has none
     bad = tmp_path / "bad.yaml"
