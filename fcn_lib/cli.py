@@ -121,7 +121,7 @@ def _segment(args) -> int:
     if not files:
         print(f"error: no images in {' '.join(args.images)}", file=sys.stderr)
         return 2
-    segmenter = Segmenter.from_checkpoint(args.checkpoint, args.device, args.mirror)
+    segmenter = Segmenter.from_checkpoint(args.checkpoint, args.device, args.mirror, args.photo_statistics)
     stems, failed, written = distinct_stems(files, (".png", ".cutout.png")), [], 0
     with tqdm(total=len(files), desc="segmenting", unit="img") as bar:
         for start in range(0, len(files), args.batch):
@@ -169,7 +169,7 @@ def _evaluate(args) -> int:
         return 2
     if not masks.is_dir():
         raise FileNotFoundError(f"{masks}: no such folder")
-    segmenter = Segmenter.from_checkpoint(args.checkpoint, args.device, args.mirror)
+    segmenter = Segmenter.from_checkpoint(args.checkpoint, args.device, args.mirror, args.photo_statistics)
     scores, failed = SplitScores(tolerance=args.tolerance), []
     for path in tqdm(images, desc="evaluating", unit="img"):
         mask_path = masks / f"{path.stem}.png"
@@ -189,7 +189,8 @@ def _evaluate(args) -> int:
 def _real(args) -> int:
     from fcn_lib.proxy import report
 
-    print(json.dumps(report(args.checkpoint, args.part, args.device)))
+    print(json.dumps(report(args.checkpoint, args.part, args.device, mirror=args.mirror,
+                            photo_statistics=args.photo_statistics)))
     return 0
 
 
@@ -202,6 +203,15 @@ def _fetch(args) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _decision_options(command: argparse.ArgumentParser) -> None:
+    """The options of every command that decides on photos as ``segment`` does."""
+    command.add_argument("--device", default="auto")
+    command.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=True,
+                         help="decide on each photo and its mirror image together (twice the work)")
+    command.add_argument("--photo-statistics", type=float, default=None, metavar="SHARE",
+                         help="share of batch norm statistics from each photo (default: the checkpoint's)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -240,9 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     segment.add_argument("--checkpoint", required=True)
     segment.add_argument("--out", required=True)
     segment.add_argument("--batch", type=int, default=16)
-    segment.add_argument("--device", default="auto")
-    segment.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=True,
-                         help="decide on each photo and its mirror image together (twice the work)")
+    _decision_options(segment)
     segment.set_defaults(handler=_segment)
 
     evaluate = commands.add_parser("evaluate", help="score a checkpoint on photos with known masks (JSON)")
@@ -250,17 +258,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--images", required=True, help="folder of photos")
     evaluate.add_argument("--masks", required=True, help="folder of 0/255 PNG masks named like the photos")
     evaluate.add_argument("--tolerance", type=float, default=2.0, help="boundary tolerance in pixels")
-    evaluate.add_argument("--device", default="auto")
-    evaluate.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=True,
-                          help="decide on each photo and its mirror image together (twice the work)")
+    _decision_options(evaluate)
     evaluate.set_defaults(handler=_evaluate)
 
-    real = commands.add_parser("real", help="score checkpoints on real photographs (needs ../shared/data, "
-                                             "or data/sneakers and data/scenes; JSON)")
+    real = commands.add_parser("real", help="score checkpoints on real photos (../shared/data or data/)")
     real.add_argument("--checkpoint", required=True, action="append", help="a checkpoint (repeatable)")
     real.add_argument("--part", choices=["tune", "test", "all"], default="tune",
                       help="which half of the held-out real photos (default: tune)")
-    real.add_argument("--device", default="auto")
+    _decision_options(real)
     real.set_defaults(handler=_real)
 
     fetch = commands.add_parser("fetch", help="download real data into DIR: voc2012 (DIR/VOCdevkit) or "

@@ -75,6 +75,11 @@ class Profile:
     # trained from a random start learns the rendered sneakers better with it in the same steps
     # (book/tuning.md, tenth round). "none" for the original work's ImageNet VGG-16, which has none.
     normalisation: str = "batch"
+    # When segmenting, this share of every batch normalisation layer's statistics comes from the photo
+    # itself (fcn_lib.adaptation): the rendered catalogue's network, whose training statistics are of
+    # renders, finds more real sneakers with half (book/tuning.md, twelfth round). 0 for none; a
+    # trunk with normalisation: none has no such statistics, and the setting does nothing there.
+    photo_statistics: float = 0.5
     # Optimisation. The loss reduction says what the learning rates mean (see fcn_lib.optim).
     loss_reduction: str = "mean"
     optimizer: str = "adam"
@@ -172,7 +177,8 @@ def _schedules_from(values: dict, source: str) -> dict[str, StageSettings]:
 POSITIVE = ("catalog_count", "catalog_size", "image_size", "batch_size", "val_every", "width")
 NON_NEGATIVE = ("seed", "num_workers", "dropout", "weight_decay", "momentum", "distractors", "max_sneakers",
                 "procedural_scenes", "composites_val")
-SHARES = ("val_fraction", "white_share", "restyle", "random_convolution", "lr_drop_factor")
+SHARES = ("val_fraction", "white_share", "restyle", "random_convolution", "lr_drop_factor",
+          "photo_statistics")
 NORMALISATIONS = ("none", "batch")  # fcn_lib.models.NORMALISATIONS, repeated: config imports no torch
 
 

@@ -2,7 +2,9 @@
 
 :func:`log_probabilities` is the only place a network is asked for an answer outside training: it
 switches the network to evaluation mode, normalises the pixels on the network's device, runs it under
-the requested precision and, with ``mirror``, averages the answer with that for the mirror image.
+the requested precision and, with ``mirror``, averages the answer with that for the mirror image;
+``photo_statistics`` blends batch normalisation's statistics with each photo's own
+(:mod:`fcn_lib.adaptation`).
 Validation during training (:func:`evaluate`), the notebooks' masks (:func:`predict`,
 :func:`predict_dataset`) and the ``segment`` and ``evaluate`` commands (:class:`Segmenter`) all go
 through it, so they cannot disagree about what the network says.
@@ -19,6 +21,7 @@ import torch.nn.functional as F
 
 from fcn_lib import data, distributed
 from fcn_lib.acceleration import autocast, resolve_amp, resolve_device
+from fcn_lib.adaptation import blended_statistics
 from fcn_lib.checkpoints import load_checkpoint, model_from_checkpoint
 from fcn_lib.metrics import SplitScores
 
@@ -27,8 +30,8 @@ MEAN_PIXEL = tuple(255.0 * m for m in data.IMAGENET_MEAN)
 
 
 @torch.no_grad()
-def log_probabilities(model: torch.nn.Module, pixels: torch.Tensor, amp: str = "fp32", mirror: bool = False
-                      ) -> torch.Tensor:
+def log_probabilities(model: torch.nn.Module, pixels: torch.Tensor, amp: str = "fp32", mirror: bool = False,
+                      photo_statistics: float = 0.0) -> torch.Tensor:
     """Per-pixel log class probabilities (float32, N×C×H×W, on the model's device) for a batch of
     pixels (N×3×H×W, 0..255, uint8 or float, on any device).
 
@@ -37,12 +40,15 @@ def log_probabilities(model: torch.nn.Module, pixels: torch.Tensor, amp: str = "
     and their average errs less than either: on the cpu profile's validation composites the sneaker IoU
     rose by 0.01 to 0.02, for twice the work. The average is taken in log space, where it cannot
     underflow.
+
+    ``photo_statistics``: the share of every batch normalisation layer's statistics taken from each
+    photo itself rather than from training (0: training's alone).
     """
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     images = data.normalise(pixels.to(device, non_blocking=True))
-    with autocast(device, amp):
+    with autocast(device, amp), blended_statistics(model, images, photo_statistics, mirror):
         logits = model(images)
         mirrored = model(images.flip(-1)) if mirror else None
     model.train(was_training)
@@ -101,19 +107,24 @@ class Segmenter:
     """
 
     def __init__(self, model: torch.nn.Module, size: int, device: torch.device, amp: str = "fp32",
-                 mirror: bool = True, profile: dict | None = None):
+                 mirror: bool = True, profile: dict | None = None, photo_statistics: float = 0.0):
+        if not 0 <= photo_statistics <= 1:
+            raise ValueError(f"photo_statistics is a share between 0 and 1, got {photo_statistics!r}")
         self.model, self.size, self.device = model.to(device).eval(), size, device
-        self.amp, self.mirror = resolve_amp(amp, device), mirror
+        self.amp, self.mirror, self.photo_statistics = resolve_amp(amp, device), mirror, photo_statistics
         self.profile = profile or {}  # the settings the network was trained with, when known
 
     @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike, device: str = "auto", mirror: bool = True
-                        ) -> Segmenter:
+    def from_checkpoint(cls, path: str | os.PathLike, device: str = "auto", mirror: bool = True,
+                        photo_statistics: float | None = None) -> Segmenter:
         """The checkpoint's network at its training resolution, in the precision its profile asks for
-        (``auto``: bfloat16 where this device has it)."""
+        (``auto``: bfloat16 where this device has it), with its profile's share of each photo's own
+        statistics unless ``photo_statistics`` overrides it (checkpoints from before the setting: 0)."""
         record = load_checkpoint(path)
-        return cls(model_from_checkpoint(record), record["profile"]["image_size"], resolve_device(device),
-                   record["profile"].get("amp", "fp32"), mirror, record["profile"])
+        profile = record["profile"]
+        share = profile.get("photo_statistics", 0.0) if photo_statistics is None else photo_statistics
+        return cls(model_from_checkpoint(record), profile["image_size"], resolve_device(device),
+                   profile.get("amp", "fp32"), mirror, profile, share)
 
     def _fit(self, rgb: np.ndarray) -> tuple[torch.Tensor, tuple[int, int]]:
         height, width, _ = rgb.shape
@@ -132,7 +143,7 @@ class Segmenter:
             return []
         fitted = [self._fit(rgb) for rgb in photos]
         answers = log_probabilities(self.model, torch.stack([image for image, _ in fitted]), self.amp,
-                                    self.mirror)
+                                    self.mirror, self.photo_statistics)
         out = []
         for scores, (_, inner), rgb in zip(answers, fitted, photos, strict=True):
             scores = scores[None, :, :inner[0], :inner[1]]

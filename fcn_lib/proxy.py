@@ -134,14 +134,16 @@ def score(segmenter: Segmenter, pairs: Pairs, batch: int = 16) -> dict:
 
 
 def report(checkpoints: list[str | os.PathLike], part: str = "tune", device: str = "auto",
-           folders: RealFolders | None = None) -> dict:
-    """Every checkpoint scored on every set, as ``fcn-sneakers segment`` decides (mirror-averaged)."""
+           folders: RealFolders | None = None, mirror: bool = True, photo_statistics: float | None = None
+           ) -> dict:
+    """Every checkpoint scored on every set, as ``fcn-sneakers segment`` decides (by default
+    mirror-averaged, each photo's own statistics blended in as the checkpoint's profile says)."""
     folders = folders or real_folders()
     if folders is None:
         raise FileNotFoundError("no real images: expected ../shared/data, or data/sneakers and data/scenes")
-    table, sizes = {}, {}
+    table, sizes, shares = {}, {}, {}
     for path in checkpoints:
-        segmenter = Segmenter.from_checkpoint(path, device)
+        segmenter = Segmenter.from_checkpoint(path, device, mirror, photo_statistics)
         trained = segmenter.profile if segmenter.profile.get("sneakers") == "embedded" else {}
         settings = Profile(**{k: v for k, v in trained.items()
                               if k in ("catalog_count", "catalog_size", "seed")})
@@ -149,10 +151,11 @@ def report(checkpoints: list[str | os.PathLike], part: str = "tune", device: str
             "embedded", settings.catalog_count, settings.catalog_size, settings.seed, progress=False))
         sets = proxy_sets(folders, part, rendered)
         table[str(path)] = {name: score(segmenter, pairs) for name, pairs in sets.items()}
+        shares[str(path)] = segmenter.photo_statistics
         sizes = {name: len(pairs) for name, pairs in sets.items()}
     return {"part": part, "folders": {k: str(v) for k, v in vars(folders).items()},
             "sets": {name: {"what": SETS[name], "images": sizes.get(name, 0)} for name in SETS},
-            "checkpoints": table}
+            "checkpoints": table, "mirror": mirror, "photo_statistics": shares}
 
 
 HEADERS = {"real_white": "real shots on white", "rendered_on_real": "rendered on real scenes",

@@ -298,7 +298,9 @@ plt.show()
 # its errors. Then the best cut-out is pasted onto another picture.
 
 # %%
-segmenter = inference.Segmenter(final, config.image_size, device)
+segmenter = inference.Segmenter(
+    final, config.image_size, device, photo_statistics=config.photo_statistics
+)
 cases = {"best": order[-1], "typical": order[len(order) // 2], "worst": order[0]}
 photos = [composites[i][0] for i in cases.values()]
 found = segmenter.masks(photos)

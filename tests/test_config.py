@@ -29,11 +29,13 @@ def test_profile_files_hold_only_what_differs_from_the_defaults():
 
 def test_the_real_profile_is_the_cpu_recipe_without_the_aids_meant_for_rendered_sneakers():
     """Chapter 07 holds the real profile's network up as the yardstick of the rendered catalogue, so the
-    two must share network, schedule and batches on white; only the data and the three aids that carry
-    rendered sneakers over to photographs (book/tuning.md) may differ."""
+    two must share network, schedule and batches on white; only the data, the three aids that carry
+    rendered sneakers over to photographs and the photo statistics that segmenting blends in for the
+    same reason (book/tuning.md) may differ."""
     real, cpu = config.load_profile("real").to_dict(), config.Profile().to_dict()
     differing = {name for name in cpu if real[name] != cpu[name]}
-    assert differing == {"profile", "sneakers", "backgrounds", "random_convolution", "restyle", "distractors"}
+    assert differing == {"profile", "sneakers", "backgrounds", "random_convolution", "restyle", "distractors",
+                         "photo_statistics"}
 
 
 @pytest.mark.parametrize("name", ["smoke", "cpu", "real", "full"])
@@ -41,7 +43,7 @@ def test_profiles_on_real_photos_leave_out_the_aids_meant_for_rendered_sneakers(
     """The aids carry rendered sneakers over to photographs and cost a network trained on real shots
     (book/tuning.md), so a profile uses them exactly when it trains on the rendered catalogue."""
     profile = config.load_profile(name)
-    aids = (profile.random_convolution, profile.restyle, profile.distractors)
+    aids = (profile.random_convolution, profile.restyle, profile.distractors, profile.photo_statistics)
     assert all(aids) if profile.sneakers == "embedded" else not any(aids), aids
 
 
@@ -72,6 +74,7 @@ def test_a_file_changes_only_the_schedule_fields_it_names(tmp_path):
     ("amp: true", TypeError, r"bad\.yaml: setting 'amp' should be str"),
     ("normalisation: group", ValueError, r"bad\.yaml.*'normalisation' must be one of"),
     ("backbone_weights: imagenet", ValueError, r"bad\.yaml.*set normalisation: none"),
+    ("photo_statistics: 2", ValueError, r"bad\.yaml: setting 'photo_statistics' is a share between 0 and 1"),
 ])
 def test_bad_schedules_name_the_file_and_the_key(tmp_path, text, error, message):
     bad = tmp_path / "bad.yaml"

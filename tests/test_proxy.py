@@ -75,6 +75,12 @@ def test_the_report_scores_every_checkpoint_on_every_set(folders, cache, tmp_pat
         assert 0 <= result["sneaker_iou"] <= 1 and result["images"] == report["sets"][name]["images"] > 0
     # An untrained network with zero score layers calls nothing sneaker: IoU 0 wherever there are sneakers.
     assert scores["real_white"]["sneaker_iou"] == 0.0
+    assert report["photo_statistics"] == {str(path): 0.0}  # a profile from before the setting
+    assert main(["real", "--checkpoint", str(path), "--part", "test", "--device", "cpu",
+                 "--photo-statistics", "0.25"]) == 0
+    assert json.loads(capsys.readouterr().out)["photo_statistics"] == {str(path): 0.25}
+    assert main(["real", "--checkpoint", str(path), "--photo-statistics", "1.5"]) == 2
+    assert "photo_statistics is a share between 0 and 1, got 1.5" in capsys.readouterr().err
 
 
 def test_no_real_images_is_a_clear_error(monkeypatch, tmp_path):
