@@ -45,6 +45,24 @@ def _pooled(statistics: tuple[torch.Tensor, torch.Tensor], photos: int) -> tuple
     return pooled_mean, (variances[0] + variances[1]) / 2 + spread
 
 
+def checked_share(share: float) -> float:
+    """The share of a photo's own statistics, refused outside 0..1 before any photo is read."""
+    if not 0 <= share <= 1:
+        raise ValueError(f"photo_statistics is a share between 0 and 1, got {share!r}")
+    return share
+
+
+@contextlib.contextmanager
+def _hooked(layers, hook) -> Iterator[None]:
+    """``hook`` replaces the output of every layer in ``layers`` within the block, and only there."""
+    handles = [layer.register_forward_hook(hook) for layer in layers]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
 def measure_photo_statistics(model: torch.nn.Module, images: torch.Tensor, mirror: bool = False
                              ) -> dict[torch.nn.Module, tuple[torch.Tensor, torch.Tensor]]:
     """Every BatchNorm2d's input statistics for each image (normalised ImageNet-style, N×3×H×W), in a
@@ -60,13 +78,9 @@ def measure_photo_statistics(model: torch.nn.Module, images: torch.Tensor, mirro
         measured[layer] = _pooled(own, photos) if mirror else own
         return _normalise(layer, inputs[0], *(t.repeat(2, 1, 1, 1) if mirror else t for t in measured[layer]))
 
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
-    try:
-        with torch.no_grad():
-            model(torch.cat([images, images.flip(-1)]) if mirror else images)
-    finally:
-        for handle in handles:
-            handle.remove()
+    layers = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    with _hooked(layers, hook), torch.no_grad():
+        model(torch.cat([images, images.flip(-1)]) if mirror else images)
     return measured
 
 
@@ -79,9 +93,7 @@ def blended_statistics(model: torch.nn.Module, images: torch.Tensor, share: floa
     of the same images mirrored gets the same statistics. Each image is normalised by its own, so a
     photo's mask does not depend on the photos batched with it. ``share`` 0 changes nothing, and a
     network without batch normalisation is left as it is."""
-    if not 0 <= share <= 1:
-        raise ValueError(f"photo_statistics is a share between 0 and 1, got {share!r}")
-    measured = measure_photo_statistics(model, images, mirror) if share else {}
+    measured = measure_photo_statistics(model, images, mirror) if checked_share(share) else {}
 
     def hook(layer, inputs, _):
         mean, variance = measured[layer]
@@ -90,9 +102,5 @@ def blended_statistics(model: torch.nn.Module, images: torch.Tensor, share: floa
                           (1 - share) * layer.running_mean.view(shape) + share * mean,
                           (1 - share) * layer.running_var.view(shape) + share * variance)
 
-    handles = [layer.register_forward_hook(hook) for layer in measured]
-    try:
+    with _hooked(measured, hook):
         yield
-    finally:
-        for handle in handles:
-            handle.remove()

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from fcn_lib import data, distributed
 from fcn_lib.acceleration import autocast, resolve_amp, resolve_device
-from fcn_lib.adaptation import blended_statistics
+from fcn_lib.adaptation import blended_statistics, checked_share
 from fcn_lib.checkpoints import load_checkpoint, model_from_checkpoint
 from fcn_lib.metrics import SplitScores
 
@@ -108,10 +108,9 @@ class Segmenter:
 
     def __init__(self, model: torch.nn.Module, size: int, device: torch.device, amp: str = "fp32",
                  mirror: bool = True, profile: dict | None = None, photo_statistics: float = 0.0):
-        if not 0 <= photo_statistics <= 1:
-            raise ValueError(f"photo_statistics is a share between 0 and 1, got {photo_statistics!r}")
         self.model, self.size, self.device = model.to(device).eval(), size, device
-        self.amp, self.mirror, self.photo_statistics = resolve_amp(amp, device), mirror, photo_statistics
+        self.amp, self.mirror = resolve_amp(amp, device), mirror
+        self.photo_statistics = checked_share(photo_statistics)
         self.profile = profile or {}  # the settings the network was trained with, when known
 
     @classmethod
