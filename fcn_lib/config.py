@@ -94,6 +94,9 @@ class Profile:
     # training composites a share of the sneakers wear a photograph's texture (restyle), and up to
     # `distractors` objects that are not sneakers are pasted too (fcn_lib.compose).
     white_share: float = 0.5
+    # This share of those photos stand on a plain backdrop of any colour instead of the white paper, so
+    # that white stops meaning background (fcn_lib.photo_augmentation).
+    plain_backdrops: float = 0.5
     restyle: float = 0.3
     distractors: int = 2
     # A share of every scene-stage batch seen through a random convolution (fcn_lib.random_convolution):
@@ -177,8 +180,8 @@ def _schedules_from(values: dict, source: str) -> dict[str, StageSettings]:
 POSITIVE = ("catalog_count", "catalog_size", "image_size", "batch_size", "val_every", "width")
 NON_NEGATIVE = ("seed", "num_workers", "dropout", "weight_decay", "momentum", "distractors", "max_sneakers",
                 "procedural_scenes", "composites_val")
-SHARES = ("val_fraction", "white_share", "restyle", "random_convolution", "lr_drop_factor",
-          "photo_statistics")
+SHARES = ("val_fraction", "white_share", "plain_backdrops", "restyle", "random_convolution",
+          "lr_drop_factor", "photo_statistics")
 NORMALISATIONS = ("none", "batch")  # fcn_lib.models.NORMALISATIONS, repeated: config imports no torch
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -28,8 +27,9 @@ from fcn_lib import paths
 from fcn_lib.acceleration import memory_format
 from fcn_lib.atomic import atomic_dir
 from fcn_lib.catalog import Catalog
-from fcn_lib.compose import Cutout, PasteSettings, colour_jitter, compose, make_cutout, rotate_hue
+from fcn_lib.compose import Cutout, PasteSettings, compose, make_cutout
 from fcn_lib.images import load_photo
+from fcn_lib.photo_augmentation import WhiteAugmentation, on_plain_backdrop
 from fcn_lib.scenes import Scene
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -73,48 +73,6 @@ def to_model(images: torch.Tensor, masks: torch.Tensor, device: torch.device, ch
     return normalise(pixels), masks.to(device, non_blocking=True).long()
 
 
-@dataclass(frozen=True)
-class WhiteAugmentation:
-    """Joint image/mask augmentation for catalogue photos: a mirror, a small rotation, shift and zoom
-    (the mask follows with nearest neighbours, uncovered paper is white) and a colour change of the
-    image only.
-
-    Written with PIL and one colour matrix rather than ``torchvision.transforms.v2`` because it runs
-    in the data workers for every training image: about 1.7 ms per 224 px photo on one core instead of
-    7.5 (v2's hue jitter alone costs 5 ms), so that a few CPU cores keep a fast GPU fed.
-    """
-
-    degrees: float = 6.0
-    translate: float = 0.1  # of the image side, in x and in y
-    scale: tuple[float, float] = (0.7, 1.1)
-    colour: float = 0.2  # brightness, contrast and saturation change (fcn_lib.compose.colour_jitter)
-    hue_degrees: float = 10.0
-
-    def __call__(self, image: np.ndarray, mask: np.ndarray, rng: np.random.Generator
-                 ) -> tuple[np.ndarray, np.ndarray]:
-        """``(uint8 RGB image, bool mask)`` of a uint8 photo and its mask."""
-        height, width = mask.shape
-        if rng.random() < 0.5:
-            image, mask = image[:, ::-1], mask[:, ::-1]
-        angle = np.deg2rad(rng.uniform(-self.degrees, self.degrees))
-        shift = rng.uniform(-self.translate, self.translate, 2) * (width, height)
-        zoom = rng.uniform(*self.scale)
-        # PIL maps each output pixel back to the input: p_in = A p_out + b, the inverse of a turn and
-        # zoom about the centre followed by the shift.
-        centre = np.array([width, height]) / 2
-        cos, sin = np.cos(angle) / zoom, np.sin(angle) / zoom
-        inverse = np.array([[cos, sin], [-sin, cos]])
-        offset = centre - inverse @ (centre + shift)
-        coefficients = (*inverse[0], offset[0], *inverse[1], offset[1])
-        picture = Image.fromarray(np.ascontiguousarray(image)).transform(
-            (width, height), Image.AFFINE, coefficients, Image.BILINEAR, fillcolor=(255, 255, 255))
-        label = Image.fromarray(np.ascontiguousarray(mask).astype(np.uint8)).transform(
-            (width, height), Image.AFFINE, coefficients, Image.NEAREST, fillcolor=0)
-        rgb = colour_jitter(np.asarray(picture, np.float32), self.colour, rng)
-        rgb = rotate_hue(rgb, rng.uniform(-self.hue_degrees, self.hue_degrees))
-        return np.rint(np.clip(rgb, 0, 255)).astype(np.uint8), np.asarray(label).astype(bool)
-
-
 def _generator(*key: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(k) for k in key]))
 
@@ -132,11 +90,12 @@ def resize_catalog(images: np.ndarray, masks: np.ndarray, size: int) -> tuple[np
 
 class WhiteBackgroundDataset(Dataset):
     """Catalogue photos on white at ``size`` px (default: the catalogue's own), with joint augmentation
-    when ``augment`` is set. Training keys ``(step, slot)`` draw a photo from ``indices`` at random."""
+    when ``augment`` is set. Training keys ``(step, slot)`` draw a photo from ``indices`` at random,
+    and put a ``backdrops`` share of them on a plain backdrop of any colour instead of the paper."""
 
     def __init__(self, catalog: Catalog, indices, augment: bool = False, size: int | None = None,
-                 seed: int = 0):
-        self.indices, self.seed = np.asarray(indices), seed
+                 seed: int = 0, backdrops: float = 0.0):
+        self.indices, self.seed, self.backdrops = np.asarray(indices), seed, backdrops
         self.images, self.masks = catalog.images[self.indices], catalog.masks[self.indices]
         if size and size != self.images.shape[1]:
             self.images, self.masks = resize_catalog(self.images, self.masks, size)
@@ -152,9 +111,11 @@ class WhiteBackgroundDataset(Dataset):
             index, draw = order[slot % len(order)], (self.seed, 1, step, slot)
         else:
             index, draw = key, (self.seed, 0, key)
-        image, mask = self.images[index], self.masks[index]
+        image, mask, rng = self.images[index], self.masks[index], _generator(*draw)
         if self.augmentation is not None:  # its randomness follows from the key
-            image, mask = self.augmentation(image, mask, _generator(*draw))
+            image, mask = self.augmentation(image, mask, rng)
+        if isinstance(key, tuple) and self.backdrops and rng.random() < self.backdrops:
+            image = on_plain_backdrop(image, mask, rng)
         return to_tensors(image, mask)
 
 

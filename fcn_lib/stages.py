@@ -68,11 +68,13 @@ def _catalog_split(profile: Profile):
     return catalog, *catalog.split(profile.val_fraction, profile.seed)
 
 
-def white_datasets(profile: Profile) -> tuple[data.WhiteBackgroundDataset, data.WhiteBackgroundDataset]:
-    """Training (augmented, keyed by step) and validation (fixed) sets of catalogue photos on white."""
+def white_datasets(profile: Profile, backdrops: float = 0.0
+                   ) -> tuple[data.WhiteBackgroundDataset, data.WhiteBackgroundDataset]:
+    """Training (augmented, keyed by step; a ``backdrops`` share on plain backdrops) and validation
+    (fixed) sets of catalogue photos on white."""
     catalog, train_items, val_items = _catalog_split(profile)
     return (data.WhiteBackgroundDataset(catalog, train_items, augment=True, size=profile.image_size,
-                                        seed=profile.seed),
+                                        seed=profile.seed, backdrops=backdrops),
             data.WhiteBackgroundDataset(catalog, val_items, size=profile.image_size))
 
 
@@ -110,13 +112,14 @@ def scene_datasets(profile: Profile) -> tuple[data.CompositeDataset, data.Compos
 
 def stage_datasets(profile: Profile, stage: Stage):
     """``(training, validation)`` datasets of the stage's kind of data. On scenes, the first
-    ``white_share`` of every batch's slots are catalogue photos on white."""
+    ``white_share`` of every batch's slots are catalogue photos on white, ``plain_backdrops`` of them
+    on a plain backdrop of any colour instead."""
     if stage.data == "white":
         return white_datasets(profile)
     training, validation = scene_datasets(profile)
     slots = round(profile.white_share * profile.batch_size)
     if slots:
-        training = data.MixedTraining(white_datasets(profile)[0], training, slots)
+        training = data.MixedTraining(white_datasets(profile, profile.plain_backdrops)[0], training, slots)
     return training, validation
 
 

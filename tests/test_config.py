@@ -30,12 +30,12 @@ def test_profile_files_hold_only_what_differs_from_the_defaults():
 def test_the_real_profile_is_the_cpu_recipe_without_the_aids_meant_for_rendered_sneakers():
     """Chapter 07 holds the real profile's network up as the yardstick of the rendered catalogue, so the
     two must share network, schedule and batches on white; only the data, the three aids that carry
-    rendered sneakers over to photographs and the photo statistics that segmenting blends in for the
-    same reason (book/tuning.md) may differ."""
+    rendered sneakers over to photographs, the plain backdrops and the photo statistics that segmenting
+    blends in, both for the same reason (book/tuning.md), may differ."""
     real, cpu = config.load_profile("real").to_dict(), config.Profile().to_dict()
     differing = {name for name in cpu if real[name] != cpu[name]}
     assert differing == {"profile", "sneakers", "backgrounds", "random_convolution", "restyle", "distractors",
-                         "photo_statistics"}
+                         "plain_backdrops", "photo_statistics"}
 
 
 @pytest.mark.parametrize("name", ["smoke", "cpu", "real", "full"])
@@ -43,7 +43,8 @@ def test_profiles_on_real_photos_leave_out_the_aids_meant_for_rendered_sneakers(
     """The aids carry rendered sneakers over to photographs and cost a network trained on real shots
     (book/tuning.md), so a profile uses them exactly when it trains on the rendered catalogue."""
     profile = config.load_profile(name)
-    aids = (profile.random_convolution, profile.restyle, profile.distractors, profile.photo_statistics)
+    aids = (profile.random_convolution, profile.restyle, profile.distractors, profile.plain_backdrops,
+            profile.photo_statistics)
     assert all(aids) if profile.sneakers == "embedded" else not any(aids), aids
 
 

@@ -79,6 +79,24 @@ def test_training_batches_resume_where_they_stopped_in_any_process(small_catalog
     assert not torch.equal(whole[0], whole[1])
 
 
+def test_plain_backdrops_change_the_paper_of_training_photos_only(small_catalog):
+    """The same draws as without backdrops, then the paper replaced: masks and sneaker pixels equal,
+    every paper pixel of a photo on a backdrop changed; validation photos keep their paper."""
+    plain = data.WhiteBackgroundDataset(small_catalog, range(12), augment=True)
+    always = data.WhiteBackgroundDataset(small_catalog, range(12), augment=True, backdrops=1.0)
+    half = data.WhiteBackgroundDataset(small_catalog, range(12), augment=True, backdrops=0.5)
+    on_backdrop = []
+    for key in [(step, slot) for step in range(4) for slot in range(4)]:
+        (image, mask), (changed, same_mask) = plain[key], always[key]
+        assert torch.equal(mask, same_mask)
+        sneaker = mask.bool().expand_as(image)
+        assert torch.equal(image[sneaker], changed[sneaker])
+        assert (image != changed).any(0)[~mask.bool()].float().mean() > 0.9
+        on_backdrop.append(not torch.equal(half[key][0], image))
+    assert 0 < sum(on_backdrop) < len(on_backdrop)
+    assert torch.equal(always[3][0], plain[3][0])
+
+
 def test_a_training_step_draws_distinct_photos(small_catalog):
     dataset = data.WhiteBackgroundDataset(small_catalog, range(12), seed=0)
     masks = [dataset[(7, slot)][1] for slot in range(4)]
@@ -91,30 +109,6 @@ def test_white_dataset_resizes_image_and_mask_together(small_catalog):
     assert set(mask.unique().tolist()) == {0, 1}
     shrunk = small_catalog.masks[0][1::7, 1::7].mean()  # a rough downsample of the full mask
     assert abs(mask.float().mean().item() - shrunk) < 0.05
-
-
-def test_white_augmentation_without_changes_returns_the_photo_or_its_mirror(small_catalog):
-    unchanged = data.WhiteAugmentation(degrees=0, translate=0, scale=(1, 1), colour=0, hue_degrees=0)
-    image, mask = small_catalog.images[0], small_catalog.masks[0]
-    outcomes = set()
-    for seed in range(8):
-        rgb, label = unchanged(image, mask, np.random.default_rng(seed))
-        mirrored = not np.array_equal(label, mask)
-        reference_image, reference_mask = (image[:, ::-1], mask[:, ::-1]) if mirrored else (image, mask)
-        assert np.array_equal(label, reference_mask)
-        assert np.abs(rgb - reference_image).max() <= 1
-        outcomes.add(mirrored)
-    assert outcomes == {True, False}
-
-
-def test_white_augmentation_fills_uncovered_paper_with_white_and_no_sneaker():
-    image = np.zeros((64, 64, 3), np.uint8)  # all sneaker: whatever is uncovered must come out white
-    mask = np.ones((64, 64), bool)
-    shifted = data.WhiteAugmentation(degrees=0, translate=0.25, scale=(0.7, 0.7), colour=0, hue_degrees=0)
-    rgb, label = shifted(image, mask, np.random.default_rng(0))
-    assert (~label).sum() > 0.3 * label.size
-    assert np.all(rgb[~label].mean(-1) > 120)
-    assert np.mean(rgb[label] < 60) > 0.97  # bilinear edges aside, the dark photo stays under its mask
 
 
 def test_a_composite_is_made_on_the_scene_its_key_names(small_catalog, cache):
