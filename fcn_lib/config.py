@@ -95,7 +95,7 @@ class Profile:
     # `distractors` objects that are not sneakers are pasted too (fcn_lib.compose).
     white_share: float = 0.5
     # This share of those photos stand on a plain backdrop of any colour instead of the white paper, so
-    # that white stops meaning background (fcn_lib.photo_augmentation).
+    # that white alone does not mark background (fcn_lib.photo_augmentation).
     plain_backdrops: float = 0.5
     restyle: float = 0.3
     distractors: int = 2

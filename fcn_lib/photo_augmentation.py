@@ -3,9 +3,10 @@ and, on the scenes stage, a plain backdrop of any colour in place of the white p
 
 The backdrop is there because half of every scenes-stage batch is photos on white, so that the network
 keeps segmenting sneakers on white. Those photos also teach it that white and light grey are
-background, and a white sneaker on a scene is then partly read as paper. Behind a share of them the
-paper becomes a plain backdrop of a colour drawn from all of RGB (a gradient and a little grain on it):
-what marks background is then being plain, not being white.
+background, while white and light sneakers are the real ones it most often missed on scenes
+(book/tuning.md, ninth round). Behind a share of them the paper becomes a plain backdrop of a colour
+drawn from all of RGB (a gradient and a little grain on it), so that whiteness alone no longer marks
+background (the thirteenth round measured what that does).
 """
 
 from __future__ import annotations

@@ -121,9 +121,10 @@ print(
 #
 # - **Half of every batch stays catalogue photos on white** (`white_share`). Fine-tuned on scenes
 #   alone, the network forgets what it knew on white: it then misses most real sneakers on plain white.
-#   Those photos also teach that white paper is background, and a white sneaker on a scene then
-#   looks partly like paper. So half of them (`plain_backdrops`) stand on a plain backdrop of any
-#   colour instead, with a gradient and grain: what marks background there is being plain, not white.
+#   Those photos also teach that white paper is background, while white and light sneakers are the
+#   real ones most often missed on scenes ({doc}`../tuning`). So half of them (`plain_backdrops`)
+#   stand on a plain backdrop of any colour instead, with a gradient and grain, and whiteness alone
+#   no longer marks background.
 # - **A share of the pasted sneakers wear the scene photo's texture over their own shading**
 #   (`restyle`), and **objects that are not sneakers are pasted too** (`distractors`, labelled
 #   background): a rendered look, or a pasted edge, no longer says "sneaker"; the shape has to.
