@@ -417,8 +417,8 @@ else:
 # - A network trained on white backgrounds does not work on scenes; fine-tuning it on composites does.
 # - Starting from the white-background weights is compared with starting from the backbone at every
 #   validation both runs share, and the mean gap against its standard error says whether it helps.
-# - Keeping catalogue photos on white in every batch keeps what the white stages learned; putting
-#   half of them on plain backdrops of any colour, so that white alone does not mark background.
+# - Keeping catalogue photos on white in every batch keeps what the white stages learned; half of
+#   them stand on plain backdrops of any colour, so that white alone does not mark background.
 # - Small sneakers and sneakers against similar colours remain the hard cases.
 #
 # {doc}`07_results` scores every stage on both validation sets and uses the network as a tool.

@@ -7,6 +7,7 @@ import torch
 from fcn_lib import (
     checkpoints,
     config,
+    data,
     distributed,
     models,
     optim,
@@ -243,6 +244,14 @@ def test_scene_training_and_validation_share_no_sneaker_or_scene(cache):
     real_validation = {a.tobytes() for a in validation.scenes}
     assert not any(a.tobytes() in real_validation for a in training.scenes)
     assert len(training.scenes) > len(validation.scenes)  # procedural clutter joins the training photos
+
+
+def test_only_the_scene_stage_puts_photos_on_plain_backdrops(cache):
+    profile = _profile(white_share=0.5, plain_backdrops=0.8)
+    scene_stage, _ = stages.stage_datasets(profile, stages.STAGES["fcn8s_background"])
+    white, _ = stages.stage_datasets(profile, stages.STAGES["fcn8s_white"])
+    assert isinstance(scene_stage, data.MixedTraining) and scene_stage.first.backdrops == 0.8
+    assert white.backdrops == 0.0
 
 
 def test_optimizer_choice(tmp_path):
