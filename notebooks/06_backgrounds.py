@@ -140,8 +140,10 @@ print(
 
 # %% mystnb={"figure": {"caption": "The photos on white of the first training batches: a share of them (plain_backdrops) stand on a plain backdrop of a random colour instead of the paper.", "name": "fig-plain-backdrops"}}
 photos_on_white, _ = stages.white_datasets(config, backdrops=config.plain_backdrops)
-white_slots = round(config.white_share * config.batch_size)  # a training step's first slots
-on_white = [photos_on_white[step, slot][0] for step in range(4) for slot in range(white_slots)]
+# The photos on white fill the first slots of every training step.
+white_slots = round(config.white_share * config.batch_size)
+steps_and_slots = [(step, slot) for step in range(4) for slot in range(white_slots)]
+on_white = [photos_on_white[key][0] for key in steps_and_slots]
 figure = viz.grid([image.permute(1, 2, 0).numpy() for image in on_white], columns=8)
 figure.savefig(figures / "plain_backdrops.png", dpi=100)
 plt.show()
