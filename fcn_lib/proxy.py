@@ -142,14 +142,18 @@ def report(checkpoints: list[str | os.PathLike], part: str = "tune", device: str
     if folders is None:
         raise FileNotFoundError("no real images: expected ../shared/data, or data/sneakers and data/scenes")
     table, sizes, shares = {}, {}, {}
+    sets_by_catalog: dict[tuple[int, int, int], dict[str, Pairs]] = {}
     for path in checkpoints:
         segmenter = Segmenter.from_checkpoint(path, device, mirror, photo_statistics)
         trained = segmenter.profile if segmenter.profile.get("sneakers") == "embedded" else {}
         settings = Profile(**{k: v for k, v in trained.items()
                               if k in ("catalog_count", "catalog_size", "seed")})
-        rendered = catalog.load_catalog(catalog.prepare_catalog(
-            "embedded", settings.catalog_count, settings.catalog_size, settings.seed, progress=False))
-        sets = proxy_sets(folders, part, rendered)
+        key = (settings.catalog_count, settings.catalog_size, settings.seed)
+        # The book's checkpoints share one catalogue, so their sets are built once: a few seconds each.
+        if key not in sets_by_catalog:
+            rendered = catalog.load_catalog(catalog.prepare_catalog("embedded", *key, progress=False))
+            sets_by_catalog[key] = proxy_sets(folders, part, rendered)
+        sets = sets_by_catalog[key]
         table[str(path)] = {name: score(segmenter, pairs) for name, pairs in sets.items()}
         shares[str(path)] = segmenter.photo_statistics
         sizes = {name: len(pairs) for name, pairs in sets.items()}

@@ -83,6 +83,27 @@ def test_the_report_scores_every_checkpoint_on_every_set(folders, cache, tmp_pat
     assert "photo_statistics is a share between 0 and 1, got 1.5" in capsys.readouterr().err
 
 
+def test_checkpoints_of_one_catalogue_are_scored_on_sets_built_once(folders, cache, tmp_path, monkeypatch):
+    torch.manual_seed(0)
+    model = models.FCN8s(width=1 / 32, dropout=0.0)
+    paths = []
+    for name, seed in [("a", 0), ("b", 0), ("c", 1)]:
+        paths.append(tmp_path / f"{name}.pt")
+        checkpoints.save_checkpoint(paths[-1], {
+            "format": checkpoints.CHECKPOINT_FORMAT, "stage": "fcn8s_background", "model": model.describe(),
+            "state_dict": model.state_dict(),
+            "profile": {"image_size": 32, "sneakers": "embedded", "catalog_count": 12, "catalog_size": 64,
+                        "seed": seed}})
+    built = []
+    real_sets = proxy.proxy_sets
+    monkeypatch.setattr(proxy, "proxy_sets", lambda *args: built.append(args) or real_sets(*args))
+    report = proxy.report(paths, "all", "cpu", folders)
+    assert len(built) == 2  # one for the catalogue of seed 0, one for seed 1
+    scores = report["checkpoints"]
+    assert scores[str(paths[0])] == scores[str(paths[1])]
+    assert set(scores[str(paths[2])]) == set(proxy.SETS)
+
+
 def test_no_real_images_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setattr(proxy, "real_folders", lambda: None)
     with pytest.raises(FileNotFoundError, match="no real images"):
