@@ -57,15 +57,20 @@ def test_small_low_sneakers_are_smaller_and_lower(folders, cache):
     assert small[0] > ordinary[0] and small[1] < ordinary[1]
 
 
-def test_the_report_scores_every_checkpoint_on_every_set(folders, cache, tmp_path, capsys, monkeypatch):
+def _untrained_checkpoint(path, seed: int = 0):
+    """A tiny FCN-8s (the same weights for every path) whose profile renders a 12-sneaker catalogue."""
     torch.manual_seed(0)
     model = models.FCN8s(width=1 / 32, dropout=0.0)
-    path = tmp_path / "net.pt"
     checkpoints.save_checkpoint(path, {
         "format": checkpoints.CHECKPOINT_FORMAT, "stage": "fcn8s_background", "model": model.describe(),
         "state_dict": model.state_dict(),
         "profile": {"image_size": 32, "sneakers": "embedded", "catalog_count": 12, "catalog_size": 64,
-                    "seed": 0}})
+                    "seed": seed}})
+    return path
+
+
+def test_the_report_scores_every_checkpoint_on_every_set(folders, cache, tmp_path, capsys, monkeypatch):
+    path = _untrained_checkpoint(tmp_path / "net.pt")
     monkeypatch.setattr(proxy, "real_folders", lambda: folders)
     assert main(["real", "--checkpoint", str(path), "--part", "all", "--device", "cpu"]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -84,16 +89,7 @@ def test_the_report_scores_every_checkpoint_on_every_set(folders, cache, tmp_pat
 
 
 def test_checkpoints_of_one_catalogue_are_scored_on_sets_built_once(folders, cache, tmp_path, monkeypatch):
-    torch.manual_seed(0)
-    model = models.FCN8s(width=1 / 32, dropout=0.0)
-    paths = []
-    for name, seed in [("a", 0), ("b", 0), ("c", 1)]:
-        paths.append(tmp_path / f"{name}.pt")
-        checkpoints.save_checkpoint(paths[-1], {
-            "format": checkpoints.CHECKPOINT_FORMAT, "stage": "fcn8s_background", "model": model.describe(),
-            "state_dict": model.state_dict(),
-            "profile": {"image_size": 32, "sneakers": "embedded", "catalog_count": 12, "catalog_size": 64,
-                        "seed": seed}})
+    paths = [_untrained_checkpoint(tmp_path / f"{i}.pt", seed) for i, seed in enumerate([0, 0, 1])]
     built = []
     real_sets = proxy.proxy_sets
     monkeypatch.setattr(proxy, "proxy_sets", lambda *args: built.append(args) or real_sets(*args))
